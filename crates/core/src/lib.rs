@@ -1,0 +1,26 @@
+//! # mailferry-core
+//!
+//! The domain of mailferry: endpoints, batches, migration users and their
+//! states, and the rules that relate them. **This crate does no I/O**: it
+//! cannot touch the network, the disk or the clock, so nothing in it can fail
+//! for an I/O reason, and everything in it is unit- and property-testable.
+//!
+//! ## Layout
+//! - [`endpoint`]: an endpoint's settings (security, impersonation, login format).
+//! - [`address`]: email addresses as the migration sees them.
+//! - [`state`]: the batch and migration-user state machines.
+//! - [`name`]: validated names for endpoints and batches.
+//! - [`secret`]: a password in memory: zeroized on drop, never printed.
+
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod endpoint;
+pub mod name;
+pub mod secret;
+pub mod state;
+
+pub use address::EmailAddress;
+pub use endpoint::{EndpointKind, EndpointSettings, Impersonation, LoginFormat, Security};
+pub use name::Name;
+pub use secret::Secret;
