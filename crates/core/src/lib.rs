@@ -10,12 +10,14 @@
 //! - [`address`]: email addresses as the migration sees them.
 //! - [`state`]: the batch and migration-user state machines.
 //! - [`name`]: validated names for endpoints and batches.
+//! - [`mutf7`]: modified UTF-7, the encoding of IMAP mailbox names.
 //! - [`secret`]: a password in memory: zeroized on drop, never printed.
 
 #![forbid(unsafe_code)]
 
 pub mod address;
 pub mod endpoint;
+pub mod mutf7;
 pub mod name;
 pub mod secret;
 pub mod state;
