@@ -9,6 +9,7 @@
 //! - [`endpoint`]: an endpoint's settings (security, impersonation, login format).
 //! - [`address`]: email addresses as the migration sees them.
 //! - [`state`]: the batch and migration-user state machines.
+//! - [`csv_input`]: the CSV of a batch, validated all-or-nothing.
 //! - [`name`]: validated names for endpoints and batches.
 //! - [`mutf7`]: modified UTF-7, the encoding of IMAP mailbox names.
 //! - [`secret`]: a password in memory: zeroized on drop, never printed.
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod csv_input;
 pub mod endpoint;
 pub mod mutf7;
 pub mod name;
