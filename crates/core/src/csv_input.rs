@@ -147,13 +147,19 @@ pub fn parse(bytes: &[u8], options: CsvOptions) -> Result<Vec<CsvUser>, CsvError
     // The csv crate's line counter skips blank lines and its record offset
     // points at the line break before a record; the first byte of content
     // after that offset gives the exact line.
-    let line_of = |byte: u64| {
+    // Counted incrementally: records come in file order.
+    let mut counted = (0usize, 1u64); // (bytes scanned, line at that byte)
+    let mut line_of = |byte: u64| {
         let bytes = text.as_bytes();
         let mut at = (byte as usize).min(bytes.len());
         while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
             at += 1;
         }
-        bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        let (from, line) = counted;
+        let at = at.max(from);
+        let line = line + bytes[from..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        counted = (at, line);
+        line
     };
     let mut users = Vec::new();
     let mut errors = Vec::new();

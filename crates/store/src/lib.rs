@@ -1,1 +1,77 @@
+//! Persistence of mailferry: endpoints, batches, migration users and their
+//! sync state, the event log — in SQLite now, PostgreSQL later — and the
+//! sealing of secrets at rest.
+//!
+//! ## Layout
+//! - [`store`]: the [`Store`] trait, object-safe, held as `Arc<dyn Store>`;
+//!   every backend fulfils it the same way (`tests/suite` checks that).
+//! - [`model`]: what goes in and comes out ([`NewEndpoint`],
+//!   [`EndpointRecord`], [`NewBatch`], [`BatchRecord`], [`NewEvent`], ...).
+//! - [`sqlite`]: [`SqliteStore`], the embedded backend (`DATA_DIR/mailferry.db`).
+//! - [`secrets`]: [`SecretBox`], XChaCha20-Poly1305 with the key from
+//!   `MAILFERRY_SECRET_KEY` or `DATA_DIR/secret.key` (mode 0600).
+//! - [`migrate`]: the schema migrations per dialect
+//!   (`migrations/sqlite`, `migrations/postgres`) and their runner.
+//! - [`error`]: the error type, [`StoreError`].
+//!
+//! ## Invariant
+//! This is the only crate that talks to the database. Secrets are sealed
+//! before they reach SQL (with their place, `table/row-id/column`, as
+//! associated data) and opened only on request (`Store::endpoint_secret`);
+//! records carry only whether a secret exists. Error messages never include
+//! a secret or a bound value.
+//!
+//! ## Conventions shared by every backend
+//! Ids are TEXT generated here (128-bit random hex), so a secret's place is
+//! known before its row is inserted; timestamps are BIGINT unix
+//! milliseconds; every integer column is BIGINT; booleans are INTEGER 0/1
+//! in SQLite and BOOLEAN in PostgreSQL; statements use `$N` placeholders.
+//! Names (endpoints, batches) are unique and looked up regardless of case.
 
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod migrate;
+pub mod model;
+mod rows;
+pub mod secrets;
+pub mod sqlite;
+pub mod store;
+mod util;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use model::{
+    BatchRecord, EndpointRecord, EventFilter, EventLevel, EventRecord, NewBatch, NewEndpoint,
+    NewEvent,
+};
+pub use secrets::{SealedAt, SecretBox, SecretError};
+pub use sqlite::SqliteStore;
+pub use store::Store;
+
+/// Opens the store a command line or service asks for: `db_url` `None`
+/// means SQLite in `data_dir`; `sqlite://PATH` a SQLite file elsewhere
+/// (the secret key still comes from `data_dir` or `MAILFERRY_SECRET_KEY`);
+/// `postgres://` is not supported by this build yet.
+pub async fn open_store(
+    db_url: Option<&str>,
+    data_dir: &Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    match db_url {
+        None => Ok(Arc::new(SqliteStore::open(data_dir).await?)),
+        Some(url) if url.starts_with("sqlite:") => {
+            Ok(Arc::new(SqliteStore::open_url(url, data_dir).await?))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Err(StoreError::Unsupported(
+                "PostgreSQL databases are not supported by this build yet".into(),
+            ))
+        }
+        // Never echo the URL: it may carry a password.
+        Some(_) => Err(StoreError::Unsupported(
+            "unknown database URL: expected sqlite://PATH or postgres://...".into(),
+        )),
+    }
+}

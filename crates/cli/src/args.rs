@@ -1,0 +1,144 @@
+//! The command line (SPEC section 6). Each flag is defined once, with the
+//! documentation that `--help` shows.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mailferry", version, about = "Self-hosted mailbox migration: endpoints, batches, verified copies.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory of the embedded database and the generated secret key.
+    #[arg(long, global = true, env = "MAILFERRY_HOME", default_value = "./mailferry-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Database URL (sqlite://PATH); the default is DIR/mailferry.db.
+    #[arg(long, global = true, env = "MAILFERRY_DB", value_name = "URL")]
+    pub db: Option<String>,
+    /// Machine-readable output on stdout (errors as JSON on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// An extra trust anchor (PEM) for this command's TLS connections; with
+    /// `endpoint create`/`set` it is also stored with the endpoint.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for a connection and for each server response.
+    #[arg(long, global = true, env = "MAILFERRY_TIMEOUT", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: Option<u64>,
+    /// More detail (-v info, -vv debug) on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migration endpoints: mail servers and the administrator who acts for their mailboxes.
+    #[command(subcommand)]
+    Endpoint(EndpointCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Test the settings, then create the endpoint (nothing is stored unless the test passes).
+    Create(CreateArgs),
+    /// Run the endpoint test on a stored endpoint (NAME) or on settings given as options.
+    Test(TestArgs),
+    /// List endpoints.
+    List,
+    /// Show one endpoint (never its secret).
+    Show { name: String },
+    /// Change an endpoint; a change that can affect the connection is tested first.
+    Set(SetArgs),
+    /// Remove an endpoint (refused while a batch uses it).
+    Remove { name: String },
+}
+
+/// Where the administrator's password comes from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PasswordArgs {
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Read the password from this file (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Refused: a password on the command line ends up in shell history and `ps`.
+    #[arg(long, hide = true, value_name = "PASSWORD")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
+    /// The IMAP server's host name or address.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (default 993 for tls, 143 for starttls and none).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// tls (implicit TLS), starttls, or none (needs --allow-plaintext).
+    #[arg(long, value_name = "tls|starttls|none")]
+    pub security: Option<String>,
+    /// Accept --security none: the password travels in clear.
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// The migration administrator's login.
+    #[arg(long, value_name = "LOGIN")]
+    pub admin: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// How the administrator acts for a mailbox: authzid (SASL PLAIN authorization identity),
+    /// master-user (Dovecot-style `mailbox*admin` login) or none (per-user credentials).
+    #[arg(long, value_name = "authzid|master-user|none")]
+    pub impersonation: Option<String>,
+    /// Separator of the master-user login (default `*`).
+    #[arg(long, value_name = "C")]
+    pub master_separator: Option<String>,
+    /// How a mailbox's login derives from its address: %EMAILADDRESS% (default),
+    /// %EMAILLOCALPART%, %EMAILDOMAIN%.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub login_format: Option<String>,
+    /// The mailbox the test acts for (its INBOX is opened).
+    #[arg(long, value_name = "ADDRESS")]
+    pub test_mailbox: Option<String>,
+    /// Mailboxes of this endpoint migrated at once (default 20).
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_migrations: Option<u32>,
+    /// Incremental syncs at once (default 10, at most --max-concurrent-migrations).
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_incremental: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Store the endpoint without testing it; it is marked unverified.
+    #[arg(long)]
+    pub skip_verification: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A stored endpoint to test (or give the settings as options instead).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Save the change without testing; the endpoint becomes unverified.
+    #[arg(long)]
+    pub skip_verification: bool,
+}

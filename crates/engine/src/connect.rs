@@ -1,0 +1,148 @@
+//! From an endpoint's settings and credentials to an IMAP session acting for
+//! one mailbox. This is the one place that knows how each impersonation
+//! method turns into a login on the wire.
+
+use mailferry_core::{EmailAddress, EndpointSettings, Impersonation, Secret};
+use mailferry_imap::{Auth, ConnectOptions, Limits, TlsTrust};
+
+use crate::{ConnectionDefaults, EngineError};
+
+/// The trust anchors for a connection to an endpoint: the system roots, the
+/// global `--ca-file` of this command, and the endpoint's own stored CA.
+pub fn trust_for(
+    defaults: &ConnectionDefaults,
+    settings: &EndpointSettings,
+) -> Result<TlsTrust, EngineError> {
+    let mut pem = String::new();
+    for extra in [defaults.extra_ca_pem.as_deref(), settings.ca_pem.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        pem.push_str(extra);
+        pem.push('\n');
+    }
+    let extra = (!pem.is_empty()).then_some(pem.as_bytes());
+    TlsTrust::new(extra).map_err(|e| EngineError::InvalidInput(format!("the CA file cannot be used: {e}")))
+}
+
+/// Connection options for an endpoint.
+pub fn connect_options(
+    defaults: &ConnectionDefaults,
+    settings: &EndpointSettings,
+) -> Result<ConnectOptions, EngineError> {
+    Ok(ConnectOptions {
+        host: settings.host.clone(),
+        port: settings.port,
+        security: settings.security,
+        trust: trust_for(defaults, settings)?,
+        connect_timeout: defaults.connect_timeout,
+        response_timeout: defaults.response_timeout,
+        limits: Limits::default(),
+    })
+}
+
+/// Who logs in, for whom: what the endpoint test reports and what a login
+/// error names.
+#[derive(Debug, Clone)]
+pub struct LoginPlan {
+    /// The identity that authenticates (the administrator, or the mailbox
+    /// itself without impersonation; for master-user, `mailbox<sep>admin`).
+    pub authenticate_as: String,
+    /// The mailbox acted for, when it differs from `authenticate_as`.
+    pub acting_for: Option<String>,
+    pub method: &'static str,
+}
+
+impl LoginPlan {
+    /// How an administrator reads it: `"admin" acting for "alice@x" (authzid)`.
+    pub fn describe(&self) -> String {
+        match &self.acting_for {
+            Some(m) => format!("{:?} acting for {m:?} ({})", self.authenticate_as, self.method),
+            None => format!("{:?} ({})", self.authenticate_as, self.method),
+        }
+    }
+}
+
+/// The login to use for `mailbox` on an endpoint with `settings`, with the
+/// administrator's login and secret (or, without impersonation, the
+/// mailbox's own login and secret in `login`/`secret`).
+pub fn login_plan(
+    settings: &EndpointSettings,
+    admin_login: &str,
+    mailbox: Option<&EmailAddress>,
+) -> LoginPlan {
+    let mailbox_login = mailbox.map(|m| settings.login_format.render(m));
+    match (&settings.impersonation, mailbox_login) {
+        (Impersonation::Authzid, Some(login)) => LoginPlan {
+            authenticate_as: admin_login.to_owned(),
+            acting_for: Some(login),
+            method: "authzid",
+        },
+        (Impersonation::MasterUser { separator }, Some(login)) => LoginPlan {
+            authenticate_as: format!("{login}{separator}{admin_login}"),
+            acting_for: Some(login),
+            method: "master-user",
+        },
+        (imp, _) => LoginPlan {
+            authenticate_as: admin_login.to_owned(),
+            acting_for: None,
+            method: imp.method_name(),
+        },
+    }
+}
+
+/// The wire authentication for a plan.
+pub fn auth_for<'a>(plan: &'a LoginPlan, secret: &'a Secret) -> Auth<'a> {
+    match (plan.method, &plan.acting_for) {
+        ("authzid", Some(mailbox)) => Auth::Plain {
+            authzid: Some(mailbox),
+            authcid: &plan.authenticate_as,
+            password: secret.expose(),
+        },
+        _ => Auth::Login { user: &plan.authenticate_as, password: secret.expose() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailferry_core::{EndpointKind, LoginFormat, Security};
+
+    fn settings(imp: Impersonation) -> EndpointSettings {
+        EndpointSettings {
+            kind: EndpointKind::Imap,
+            host: "h".into(),
+            port: 993,
+            security: Security::Tls,
+            admin_login: Some("admin".into()),
+            impersonation: imp,
+            login_format: LoginFormat::parse("%EMAILLOCALPART%").unwrap(),
+            max_concurrent_migrations: 20,
+            max_concurrent_incremental: 10,
+            ca_pem: None,
+        }
+    }
+
+    #[test]
+    fn each_method_builds_its_login() {
+        let m = EmailAddress::parse("jane@example.org").unwrap();
+        let p = login_plan(&settings(Impersonation::Authzid), "admin", Some(&m));
+        assert_eq!((p.authenticate_as.as_str(), p.acting_for.as_deref()), ("admin", Some("jane")));
+        let s = settings(Impersonation::MasterUser { separator: "#".into() });
+        let p = login_plan(&s, "admin", Some(&m));
+        assert_eq!(p.authenticate_as, "jane#admin");
+        let p = login_plan(&settings(Impersonation::None), "jane", Some(&m));
+        assert_eq!((p.authenticate_as.as_str(), p.acting_for), ("jane", None));
+    }
+
+    #[test]
+    fn authzid_uses_sasl_plain_and_the_others_login() {
+        let m = EmailAddress::parse("jane@example.org").unwrap();
+        let secret = Secret::new("pw".into());
+        let p = login_plan(&settings(Impersonation::Authzid), "admin", Some(&m));
+        assert!(matches!(auth_for(&p, &secret), Auth::Plain { authzid: Some("jane"), authcid: "admin", .. }));
+        let s = settings(Impersonation::MasterUser { separator: "*".into() });
+        let p = login_plan(&s, "admin", Some(&m));
+        assert!(matches!(auth_for(&p, &secret), Auth::Login { user: "jane*admin", .. }));
+    }
+}

@@ -1,0 +1,130 @@
+//! Values the session hands back: capabilities, namespaces, mailbox lists,
+//! the state of a selected mailbox, and the limits put on the server.
+
+/// Bounds on what one server response may make this side hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest line, in bytes; for a response carrying literals, the
+    /// line bytes around them are counted together.
+    pub max_line: usize,
+    /// The most literal bytes in one response (so the largest message that
+    /// can be fetched whole).
+    pub max_literal: u64,
+    /// The most tokens in one response, and the most untagged responses
+    /// gathered for one command.
+    pub max_items: usize,
+    /// The deepest nesting of parenthesized lists.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 64 * 1024,
+            max_literal: 64 * 1024 * 1024,
+            max_items: 100_000,
+            max_depth: 64,
+        }
+    }
+}
+
+/// The server's capabilities, compared case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    list: Vec<String>,
+}
+
+impl Capabilities {
+    pub fn new(list: Vec<String>) -> Self {
+        Capabilities { list }
+    }
+
+    /// Whether `name` (e.g. "IMAP4rev1", "LITERAL+") is advertised.
+    pub fn has(&self, name: &str) -> bool {
+        self.list.iter().any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the SASL mechanism (e.g. "PLAIN") is advertised as `AUTH=…`.
+    pub fn has_auth(&self, mechanism: &str) -> bool {
+        self.list.iter().any(|c| {
+            c.len() == 5 + mechanism.len()
+                && c[..5].eq_ignore_ascii_case("AUTH=")
+                && c[5..].eq_ignore_ascii_case(mechanism)
+        })
+    }
+
+    /// The capabilities as the server sent them.
+    pub fn list(&self) -> &[String] {
+        &self.list
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// One namespace: its prefix and hierarchy delimiter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub prefix: String,
+    pub delimiter: Option<char>,
+}
+
+/// The NAMESPACE answer (RFC 2342).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub personal: Vec<Namespace>,
+    pub other: Vec<Namespace>,
+    pub shared: Vec<Namespace>,
+}
+
+/// One mailbox of a LIST answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The name as the server sent it (modified UTF-7 on most servers).
+    pub name: String,
+    pub delimiter: Option<char>,
+    /// Attributes such as `\HasNoChildren`, `\Sent`, `\Subscribed`.
+    pub attributes: Vec<String>,
+}
+
+impl ListEntry {
+    /// Whether the entry carries the attribute, compared case-insensitively.
+    pub fn has_attribute(&self, attribute: &str) -> bool {
+        self.attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(attribute))
+    }
+}
+
+/// What SELECT or EXAMINE reported about a mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxInfo {
+    pub exists: u32,
+    pub recent: u32,
+    pub uidvalidity: Option<u32>,
+    pub uidnext: Option<u32>,
+    pub highestmodseq: Option<u64>,
+    pub flags: Vec<String>,
+    pub permanentflags: Option<Vec<String>>,
+    pub read_write: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_ignore_case() {
+        let c = Capabilities::new(vec![
+            "imap4rev1".into(),
+            "AUTH=plain".into(),
+            "LITERAL+".into(),
+        ]);
+        assert!(c.has("IMAP4rev1"));
+        assert!(c.has_auth("PLAIN"));
+        assert!(!c.has_auth("LOGIN"));
+        assert!(!c.has("AUTH"));
+        assert!(c.has("literal+"));
+    }
+}
