@@ -12,6 +12,7 @@
 //! - [`csv_input`]: the CSV of a batch, validated all-or-nothing.
 //! - [`name`]: validated names for endpoints and batches.
 //! - [`mutf7`]: modified UTF-7, the encoding of IMAP mailbox names.
+//! - [`folders`]: where each source folder goes on the target (separators, prefixes, special use, filters).
 //! - [`secret`]: a password in memory: zeroized on drop, never printed.
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 pub mod address;
 pub mod csv_input;
 pub mod endpoint;
+pub mod folders;
 pub mod mutf7;
 pub mod name;
 pub mod secret;

@@ -40,7 +40,8 @@ pub struct DovecotBuilder {
     separator: char,
     users: Vec<(String, String)>,
     master_users: Vec<(String, String)>,
-    special_use: bool,
+    special_use: Vec<(String, String)>,
+    prefix: String,
     ca_ref: Option<(String, String, String)>, // (ca_pem, leaf_cert_pem, leaf_key_pem)
 }
 
@@ -50,7 +51,11 @@ impl Default for DovecotBuilder {
             separator: '/',
             users: Vec::new(),
             master_users: Vec::new(),
-            special_use: true,
+            special_use: SPECIAL_USE_FOLDERS
+                .iter()
+                .map(|(n, a)| (n.to_string(), a.to_string()))
+                .collect(),
+            prefix: String::new(),
             ca_ref: None,
         }
     }
@@ -87,8 +92,30 @@ impl DovecotBuilder {
 
     /// Drafts/Sent/Trash/Junk/Archive with their special-use attribute, auto-subscribed
     /// (default true).
+    /// Special-use folders with names of the test's choosing, e.g.
+    /// `[("Sent Items", "\\Sent"), ("Gelöschte Elemente", "\\Trash")]` (UTF-8; encoded
+    /// for Dovecot's config here). Replaces the default set.
+    pub fn special_use_names(mut self, folders: &[(&str, &str)]) -> Self {
+        self.special_use = folders
+            .iter()
+            .map(|(n, a)| (n.to_string(), a.to_string()))
+            .collect();
+        self
+    }
+
+    /// Namespace prefix of the personal namespace (e.g. `"INBOX."` with separator `'.'`,
+    /// the Courier/Cyrus style where every folder lives under INBOX). Default: none.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_owned();
+        self
+    }
+
     pub fn special_use_folders(mut self, yes: bool) -> Self {
-        self.special_use = yes;
+        self.special_use = if yes {
+            DovecotBuilder::default().special_use
+        } else {
+            Vec::new()
+        };
         self
     }
 
@@ -180,7 +207,8 @@ impl DovecotBuilder {
                     imap_port,
                     imaps_port,
                     self.separator,
-                    self.special_use,
+                    &self.special_use,
+                    &self.prefix,
                 ),
             )?;
             let stderr = fs::OpenOptions::new()
@@ -451,6 +479,73 @@ impl Dovecot {
         Ok(path)
     }
 
+    /// Writes a whole [`crate::corpus::Corpus`] into `user`'s Maildir (before the user's first
+    /// login): folders (names encoded in modified UTF-7, as Dovecot stores them), messages with
+    /// their flags, keywords (`dovecot-keywords` per folder) and INTERNALDATEs; then gives the
+    /// files to the mail user once. Folder paths use `/`; this server's separator is applied.
+    pub fn seed(&self, user: &str, corpus: &crate::corpus::Corpus) -> Result<()> {
+        use std::collections::BTreeMap;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let root = self.maildir(user);
+        let folder_dir = |folder: &str| -> PathBuf {
+            if folder.eq_ignore_ascii_case("INBOX") {
+                root.clone()
+            } else {
+                // Maildir++ keeps every level in one directory name joined by '.'.
+                let parts: Vec<String> =
+                    folder.split('/').map(mailferry_core::mutf7::encode).collect();
+                root.join(format!(".{}", parts.join(".")))
+            }
+        };
+        let mut all_folders: Vec<&str> = corpus.folders.iter().map(String::as_str).collect();
+        all_folders.push("INBOX");
+        for f in &all_folders {
+            let d = folder_dir(f);
+            for sub in ["cur", "new", "tmp"] {
+                fs::create_dir_all(d.join(sub))?;
+            }
+            if d != root {
+                fs::write(d.join("maildirfolder"), b"")?;
+            }
+        }
+        // Keywords: one index per name, per folder file.
+        let mut keyword_index: BTreeMap<String, usize> = BTreeMap::new();
+        for m in &corpus.messages {
+            for k in &m.keywords {
+                let n = keyword_index.len();
+                keyword_index.entry(k.clone()).or_insert(n);
+            }
+        }
+        if keyword_index.len() > 26 {
+            anyhow::bail!("a Maildir holds at most 26 keywords");
+        }
+        let mut keywords_file = String::new();
+        for (k, i) in &keyword_index {
+            keywords_file.push_str(&format!("{i} {k}\n"));
+        }
+        for f in &all_folders {
+            fs::write(folder_dir(f).join("dovecot-keywords"), &keywords_file)?;
+        }
+        for m in &corpus.messages {
+            let mut flags: Vec<char> = m.flags.chars().collect();
+            flags.extend(m.keywords.iter().map(|k| (b'a' + keyword_index[k] as u8) as char));
+            flags.sort_unstable();
+            flags.dedup();
+            let flags: String = flags.into_iter().collect();
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!(
+                "{}.M{n}P{}.mailferry-seed,S={}:2,{flags}",
+                1_600_000_000 + n,
+                std::process::id(),
+                m.bytes.len()
+            );
+            let path = folder_dir(&m.folder).join("cur").join(name);
+            fs::write(&path, &m.bytes)?;
+            fs::File::options().write(true).open(&path)?.set_modified(m.internal_date)?;
+        }
+        chown_recursive(&self.home(user), self.uid, self.gid)
+    }
+
     /// Gives every file under `user`'s home back to the mail user (after a test wrote into it
     /// as root).
     pub fn fix_ownership(&self, user: &str) -> Result<()> {
@@ -716,17 +811,17 @@ fn config_text(
     imap_port: u16,
     imaps_port: u16,
     sep: char,
-    special_use: bool,
+    special_use: &[(String, String)],
+    prefix: &str,
 ) -> String {
     let d = dir.display();
     let mut mailboxes = String::new();
-    if special_use {
-        for (name, attr) in SPECIAL_USE_FOLDERS {
-            let _ = write!(
-                mailboxes,
-                "  mailbox {name} {{\n    special_use = {attr}\n    auto = subscribe\n  }}\n"
-            );
-        }
+    for (name, attr) in special_use {
+        // Dovecot's config names mailboxes as UTF-8 (it encodes for storage itself).
+        let _ = write!(
+            mailboxes,
+            "  mailbox \"{name}\" {{\n    special_use = {attr}\n    auto = subscribe\n  }}\n"
+        );
     }
     format!(
         r#"# Generated by mailferry-testkit: a throwaway Dovecot 2.3 for one test.
@@ -803,7 +898,7 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = {sep}
-  prefix =
+  prefix = {prefix}
 {mailboxes}}}
 "#
     )

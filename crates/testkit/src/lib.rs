@@ -10,6 +10,7 @@
 //! Install Dovecot with `scripts/test.sh` (it runs `apt-get install -y dovecot-imapd` when needed).
 
 mod ca;
+pub mod corpus;
 mod dovecot;
 mod tools;
 
