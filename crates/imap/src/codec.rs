@@ -7,6 +7,11 @@
 //! `max_line`, every response's literal bytes by `max_literal`. Memory grows
 //! only with bytes actually received. The framed bytes go to
 //! [`crate::parse`].
+//!
+//! When asked to (a FETCH stream), a literal over `max_literal` is not an
+//! error of the connection: it is read and thrown away in chunks and stands
+//! in the frame as `{0}`, so the stream stays in sync and the next message
+//! can be read.
 
 use std::io;
 use std::pin::Pin;
@@ -23,6 +28,22 @@ use crate::types::Limits;
 
 /// The most bytes asked of the socket in one read.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The largest over-limit literal that is read and thrown away rather than
+/// ending the connection (see [`ReadOpts::skip_oversized`]); anything larger
+/// is taken as hostile.
+pub(crate) const MAX_SKIPPED_LITERAL: u64 = 4 << 30;
+
+/// How one response is read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadOpts {
+    /// The longest line (see [`Limits::max_line`]); raised for answers
+    /// that come as one long line, such as SEARCH.
+    pub max_line: usize,
+    /// Whether a literal over `max_literal` is skipped (read and thrown
+    /// away) instead of being an error.
+    pub skip_oversized: bool,
+}
 
 /// A plain or TLS connection.
 pub(crate) enum Stream {
@@ -108,35 +129,94 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         parse_response(&frame, &self.limits)
     }
 
+    /// Reads and parses the next response as `opts` say; also tells the
+    /// size of the largest literal skipped (see [`ReadOpts::skip_oversized`]).
+    pub(crate) async fn read_response_with(
+        &mut self,
+        waiting_for: &str,
+        opts: ReadOpts,
+    ) -> Result<(Response, Option<u64>), ImapError> {
+        let (frame, skipped) = self.read_frame_with(waiting_for, opts).await?;
+        Ok((parse_response(&frame, &self.limits)?, skipped))
+    }
+
     /// Reads the bytes of one whole response (line and literals).
     pub(crate) async fn read_frame(&mut self, waiting_for: &str) -> Result<Vec<u8>, ImapError> {
+        let opts = self.default_opts();
+        Ok(self.read_frame_with(waiting_for, opts).await?.0)
+    }
+
+    /// The limits the connection was made with, nothing skipped.
+    pub(crate) fn default_opts(&self) -> ReadOpts {
+        ReadOpts {
+            max_line: self.limits.max_line,
+            skip_oversized: false,
+        }
+    }
+
+    /// Reads one whole response. A literal that would take the response
+    /// over `max_literal` is an error, or with `skip_oversized` (and when no
+    /// larger than [`MAX_SKIPPED_LITERAL`]) is read and thrown away in
+    /// chunks, never held, and stands in the frame as an empty literal
+    /// `{0}`; the frame is then in sync with the stream again.
+    pub(crate) async fn read_frame_with(
+        &mut self,
+        waiting_for: &str,
+        opts: ReadOpts,
+    ) -> Result<(Vec<u8>, Option<u64>), ImapError> {
         let mut scan = 0usize; // where to look for the next LF
         let mut line_start = 0usize; // where the current line began
         let mut line_bytes = 0usize; // line bytes of this response so far
         let mut literal_bytes = 0u64;
+        let mut skipped: Option<u64> = None;
         loop {
             match self.buf[scan..].iter().position(|&b| b == b'\n') {
                 Some(i) => {
                     let line_end = scan + i + 1;
                     line_bytes += line_end - line_start;
-                    if line_bytes > self.limits.max_line {
-                        return Err(self.line_too_long());
+                    if line_bytes > opts.max_line {
+                        return Err(line_too_long(opts.max_line));
                     }
                     match literal_announcement(&self.buf[line_start..line_end])? {
                         None => {
                             let rest = self.buf.split_off(line_end);
-                            return Ok(std::mem::replace(&mut self.buf, rest));
+                            return Ok((std::mem::replace(&mut self.buf, rest), skipped));
+                        }
+                        Some(n) if literal_bytes.saturating_add(n) > self.limits.max_literal => {
+                            let too_large = || ImapError::LimitExceeded {
+                                what: format!(
+                                    "a literal of {n} bytes (the limit is {} bytes per response)",
+                                    self.limits.max_literal
+                                ),
+                            };
+                            if !opts.skip_oversized || n > MAX_SKIPPED_LITERAL {
+                                return Err(too_large());
+                            }
+                            let Some(open) = self.buf[line_start..line_end]
+                                .iter()
+                                .rposition(|&b| b == b'{')
+                            else {
+                                return Err(too_large());
+                            };
+                            let open = line_start + open;
+                            // What was already read past the line: the
+                            // literal's first bytes, then maybe what follows.
+                            let after = self.buf.split_off(line_end);
+                            let in_buf =
+                                usize::try_from(n).map_or(after.len(), |n| n.min(after.len()));
+                            let rest = after[in_buf..].to_vec();
+                            drop(after);
+                            self.buf.truncate(open);
+                            self.buf.extend_from_slice(b"{0}\r\n");
+                            let new_end = self.buf.len();
+                            self.discard(n - in_buf as u64, waiting_for).await?;
+                            self.buf.extend_from_slice(&rest);
+                            skipped = Some(skipped.map_or(n, |s| s.max(n)));
+                            line_start = new_end;
+                            scan = new_end;
                         }
                         Some(n) => {
-                            literal_bytes = literal_bytes.saturating_add(n);
-                            if literal_bytes > self.limits.max_literal {
-                                return Err(ImapError::LimitExceeded {
-                                    what: format!(
-                                        "a literal of {n} bytes (the limit is {} bytes per response)",
-                                        self.limits.max_literal
-                                    ),
-                                });
-                            }
+                            literal_bytes += n;
                             // n <= max_literal, which fits in memory by construction.
                             let need = line_end + n as usize;
                             while self.buf.len() < need {
@@ -149,8 +229,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                 }
                 None => {
-                    if line_bytes + (self.buf.len() - line_start) > self.limits.max_line {
-                        return Err(self.line_too_long());
+                    if line_bytes + (self.buf.len() - line_start) > opts.max_line {
+                        return Err(line_too_long(opts.max_line));
                     }
                     scan = self.buf.len();
                     self.fill(READ_CHUNK, waiting_for).await?;
@@ -159,10 +239,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    fn line_too_long(&self) -> ImapError {
-        ImapError::LimitExceeded {
-            what: format!("a line longer than {} bytes", self.limits.max_line),
+    /// Reads `left` bytes from the stream and throws them away, a chunk at
+    /// a time.
+    async fn discard(&mut self, mut left: u64, waiting_for: &str) -> Result<(), ImapError> {
+        if left == 0 {
+            return Ok(());
         }
+        let mut scratch = vec![0u8; READ_CHUNK];
+        while left > 0 {
+            let want = usize::try_from(left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
+            let n = tokio::time::timeout(self.timeout, self.stream.read(&mut scratch[..want]))
+                .await
+                .map_err(|_| ImapError::Timeout {
+                    waiting_for: waiting_for.to_owned(),
+                })?
+                .map_err(map_io_error)?;
+            if n == 0 {
+                return Err(ImapError::Closed);
+            }
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     /// Reads at least one more byte (at most `want`, at most a chunk).
@@ -188,21 +285,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         bytes: &[u8],
         waiting_for: &str,
     ) -> Result<(), ImapError> {
-        let stream = &mut self.stream;
-        let fut = async {
-            stream.write_all(bytes).await?;
-            stream.flush().await
+        self.write_parts(&[bytes], waiting_for).await
+    }
+
+    /// Writes the parts one after the other, then flushes. The timeout
+    /// bounds each chunk of a write (so a large message on a slow link is
+    /// fine as long as it moves).
+    pub(crate) async fn write_parts(
+        &mut self,
+        parts: &[&[u8]],
+        waiting_for: &str,
+    ) -> Result<(), ImapError> {
+        let timeout = |_| ImapError::Timeout {
+            waiting_for: waiting_for.to_owned(),
         };
-        tokio::time::timeout(self.timeout, fut)
+        for p in parts {
+            for chunk in p.chunks(READ_CHUNK) {
+                tokio::time::timeout(self.timeout, self.stream.write_all(chunk))
+                    .await
+                    .map_err(timeout)?
+                    .map_err(map_io_error)?;
+            }
+        }
+        tokio::time::timeout(self.timeout, self.stream.flush())
             .await
-            .map_err(|_| ImapError::Timeout {
-                waiting_for: waiting_for.to_owned(),
-            })?
+            .map_err(timeout)?
             .map_err(map_io_error)
     }
 
     pub(crate) async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(self.timeout, self.stream.shutdown()).await;
+    }
+}
+
+fn line_too_long(max_line: usize) -> ImapError {
+    ImapError::LimitExceeded {
+        what: format!("a line longer than {max_line} bytes"),
     }
 }
 
@@ -267,6 +385,61 @@ mod tests {
             panic!()
         };
         assert!(what.contains("99999999999999"), "{what}");
+    }
+
+    #[tokio::test]
+    async fn oversized_literal_is_skipped_when_asked() {
+        let limits = Limits {
+            max_literal: 10,
+            ..Limits::default()
+        };
+        let (mut c, mut server) = conn(limits);
+        let opts = ReadOpts {
+            skip_oversized: true,
+            ..c.default_opts()
+        };
+        let mut big = b"* 1 FETCH (UID 4 BODY[] {100}\r\n".to_vec();
+        big.extend([b'x'; 100]);
+        big.extend(
+            b" FLAGS (\\Seen) BODY[HEADER] {3}\r\nabc)\r\n* 2 FETCH (UID 5 BODY[] {2}\r\nok)\r\n",
+        );
+        // Sent in small pieces, so the skipping straddles reads.
+        let writer = tokio::spawn(async move {
+            for chunk in big.chunks(7) {
+                server.write_all(chunk).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            server
+        });
+        let (f, skipped) = c.read_frame_with("t", opts).await.unwrap();
+        assert_eq!(skipped, Some(100));
+        assert_eq!(
+            f,
+            b"* 1 FETCH (UID 4 BODY[] {0}\r\n FLAGS (\\Seen) BODY[HEADER] {3}\r\nabc)\r\n"
+        );
+        let (f, skipped) = c.read_frame_with("t", opts).await.unwrap();
+        assert_eq!(skipped, None);
+        assert_eq!(f, b"* 2 FETCH (UID 5 BODY[] {2}\r\nok)\r\n");
+        let _server = writer.await.unwrap();
+        // Without asking, or beyond what is ever skipped, it is an error.
+        let (mut c, mut server) = conn(limits);
+        server
+            .write_all(b"* 1 FETCH (BODY[] {11}\r\n")
+            .await
+            .unwrap();
+        assert!(matches!(
+            c.read_frame("t").await,
+            Err(ImapError::LimitExceeded { .. })
+        ));
+        let (mut c, mut server) = conn(limits);
+        server
+            .write_all(format!("* 1 FETCH (BODY[] {{{}}}\r\n", MAX_SKIPPED_LITERAL + 1).as_bytes())
+            .await
+            .unwrap();
+        assert!(matches!(
+            c.read_frame_with("t", opts).await,
+            Err(ImapError::LimitExceeded { .. })
+        ));
     }
 
     #[tokio::test]

@@ -27,6 +27,13 @@ pub(crate) struct Command {
     pub cancel_extra_continuation: bool,
 }
 
+impl Command {
+    /// Whether the server's `+` must be awaited somewhere in the command.
+    pub fn waits(&self) -> bool {
+        self.segments.iter().any(|s| s.then_wait)
+    }
+}
+
 /// How literals may be sent.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LiteralMode {
@@ -103,6 +110,41 @@ impl Builder {
         Ok(self)
     }
 
+    /// Appends `s` as a literal, after a space, whatever its bytes
+    /// (a message for APPEND): `{n+}` when the server allows it for this
+    /// size, else `{n}` and a wait for `+`. NUL cannot be sent (that needs
+    /// BINARY's literal8).
+    pub fn literal(mut self, s: &[u8]) -> Result<Self, ImapError> {
+        if s.contains(&0) {
+            return Err(ImapError::InvalidArgument {
+                what: format!(
+                    "the data for {} contains a NUL byte, which IMAP cannot carry without BINARY",
+                    self.name
+                ),
+            });
+        }
+        self.cur.reserve(s.len() + 24);
+        if self.mode.non_sync(s.len()) {
+            self.cur
+                .extend_from_slice(format!(" {{{}+}}\r\n", s.len()).as_bytes());
+        } else {
+            self.cur
+                .extend_from_slice(format!(" {{{}}}\r\n", s.len()).as_bytes());
+            self.wait();
+            self.cur.reserve(s.len() + 2);
+        }
+        self.cur.extend_from_slice(s);
+        Ok(self)
+    }
+
+    /// Appends a parenthesized flag list, after a space. `\Recent` (which
+    /// only the server may set) is dropped; any other flag must be a valid
+    /// flag or keyword.
+    pub fn flag_list(self, flags: &[String]) -> Result<Self, ImapError> {
+        let kept = checked_flags(self.name, flags)?;
+        Ok(self.raw(&format!("({})", kept.join(" "))))
+    }
+
     /// Ends the current line, and waits for `+` before what follows.
     pub fn line_then_wait(mut self) -> Self {
         self.cur.extend_from_slice(b"\r\n");
@@ -142,6 +184,135 @@ impl Builder {
             cancel_extra_continuation: self.cancel_extra_continuation,
         }
     }
+}
+
+/// The flags to send: `\Recent` dropped, the others checked to be a
+/// system flag (`\Seen`) or a keyword (`$Label`): an atom, at most one
+/// leading backslash, none of `( ) { % * " \ ]`, space or controls.
+pub(crate) fn checked_flags<'f>(
+    command: &str,
+    flags: &'f [String],
+) -> Result<Vec<&'f str>, ImapError> {
+    let mut out = Vec::with_capacity(flags.len());
+    for f in flags {
+        if f.eq_ignore_ascii_case("\\Recent") {
+            continue;
+        }
+        let atom = f.strip_prefix('\\').unwrap_or(f);
+        let ok = !atom.is_empty()
+            && atom
+                .bytes()
+                .all(|b| (0x21..0x7f).contains(&b) && !b"(){%*\"\\]".contains(&b));
+        if !ok {
+            return Err(ImapError::InvalidArgument {
+                what: format!(
+                    "the flag \"{}\" cannot be sent in {command} (not a valid IMAP flag)",
+                    crate::error::excerpt(f.as_bytes(), 60)
+                ),
+            });
+        }
+        out.push(f.as_str());
+    }
+    Ok(out)
+}
+
+/// Checks an INTERNALDATE (`"dd-Mon-yyyy hh:mm:ss +zzzz"`, the day maybe
+/// space-padded or one digit) and returns it in the exact form APPEND
+/// takes, rebuilt from the parsed pieces.
+pub(crate) fn internal_date(s: &str) -> Result<String, ImapError> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let bad = || ImapError::InvalidArgument {
+        what: format!(
+            "\"{}\" is not an IMAP date-time (dd-Mon-yyyy hh:mm:ss +zzzz)",
+            crate::error::excerpt(s.as_bytes(), 60)
+        ),
+    };
+    let num = |t: &str, len: usize, max: u32| -> Option<u32> {
+        if t.len() != len || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok().filter(|n| *n <= max)
+    };
+    let t = s.strip_prefix(' ').unwrap_or(s);
+    let (date, rest) = t.split_once(' ').ok_or_else(bad)?;
+    let (time, zone) = rest.split_once(' ').ok_or_else(bad)?;
+    let mut d = date.split('-');
+    let (Some(day), Some(mon), Some(year), None) = (d.next(), d.next(), d.next(), d.next()) else {
+        return Err(bad());
+    };
+    // Two digits are kept as given ("01"); one becomes space-padded (" 1").
+    let day = match day.len() {
+        1 => num(day, 1, 9).map(|d| format!(" {d}")),
+        _ => num(day, 2, 31).map(|d| format!("{d:02}")),
+    }
+    .filter(|d| d.trim() != "0" && d != "00")
+    .ok_or_else(bad)?;
+    let month = MONTHS
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(mon))
+        .ok_or_else(bad)?;
+    let year = num(year, 4, 9999).ok_or_else(bad)?;
+    let mut tm = time.split(':');
+    let (Some(h), Some(m), Some(sec), None) = (tm.next(), tm.next(), tm.next(), tm.next()) else {
+        return Err(bad());
+    };
+    let h = num(h, 2, 23).ok_or_else(bad)?;
+    let m = num(m, 2, 59).ok_or_else(bad)?;
+    let sec = num(sec, 2, 60).ok_or_else(bad)?;
+    let (sign, zone) = match zone.as_bytes().first() {
+        Some(b'+') => ('+', &zone[1..]),
+        Some(b'-') => ('-', &zone[1..]),
+        _ => return Err(bad()),
+    };
+    let zh = num(zone.get(..2).ok_or_else(bad)?, 2, 99).ok_or_else(bad)?;
+    let zm = num(zone.get(2..).ok_or_else(bad)?, 2, 59).ok_or_else(bad)?;
+    Ok(format!(
+        "{day}-{month}-{year:04} {h:02}:{m:02}:{sec:02} {sign}{zh:02}{zm:02}"
+    ))
+}
+
+/// Checks a raw argument the caller built (FETCH items, SEARCH criteria):
+/// printable ASCII only, so it cannot end the line or smuggle a literal.
+pub(crate) fn check_raw(what: &str, s: &str) -> Result<(), ImapError> {
+    if s.is_empty() || !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(ImapError::InvalidArgument {
+            what: format!(
+                "{what} \"{}\" must be printable ASCII and not empty",
+                crate::error::excerpt(s.as_bytes(), 60)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a sequence or UID set (`1:4,7,9:*`).
+pub(crate) fn check_set(s: &str) -> Result<(), ImapError> {
+    if !crate::parse::is_sequence_set(s) {
+        return Err(ImapError::InvalidArgument {
+            what: format!(
+                "\"{}\" is not a UID set",
+                crate::error::excerpt(s.as_bytes(), 60)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks atoms given by the caller (STATUS items, ENABLE capabilities).
+pub(crate) fn check_atoms(what: &str, atoms: &[&str]) -> Result<(), ImapError> {
+    let ok = |a: &&str| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'=' | b'+'))
+    };
+    if atoms.is_empty() || !atoms.iter().all(ok) {
+        return Err(ImapError::InvalidArgument {
+            what: format!("{what} must be one or more IMAP atoms"),
+        });
+    }
+    Ok(())
 }
 
 /// Whether a string can be sent quoted: 7-bit, no CR, LF or NUL.
@@ -209,6 +380,110 @@ mod tests {
             .iter()
             .map(|s| (String::from_utf8_lossy(&s.bytes).into_owned(), s.then_wait))
             .collect()
+    }
+
+    #[test]
+    fn internal_dates_are_checked_and_rebuilt() {
+        for (given, want) in [
+            ("17-Jul-1996 02:44:25 -0700", "17-Jul-1996 02:44:25 -0700"),
+            ("01-Jan-2020 10:00:00 +0000", "01-Jan-2020 10:00:00 +0000"),
+            (" 1-Jan-2020 10:00:00 +0000", " 1-Jan-2020 10:00:00 +0000"),
+            ("1-jan-2020 23:59:60 +1400", " 1-Jan-2020 23:59:60 +1400"),
+        ] {
+            assert_eq!(internal_date(given).unwrap(), want, "{given}");
+        }
+        for bad in [
+            "",
+            "17-Jul-1996",
+            "17-Jul-1996 02:44:25",
+            "17-Jul-1996 02:44:25 0700",
+            "32-Jul-1996 02:44:25 -0700",
+            "00-Jul-1996 02:44:25 -0700",
+            "17-Foo-1996 02:44:25 -0700",
+            "17-Jul-96 02:44:25 -0700",
+            "17-Jul-1996 24:44:25 -0700",
+            "17-Jul-1996 2:44:25 -0700",
+            "17-Jul-1996 02:44:25 -07000",
+            "17-Jul-1996 02:44:25 -0700\" {5}",
+            "17-Jul-1996 02:44:25 -0700\r\nA1 LOGOUT",
+            "17-Jul-1996  02:44:25 -0700",
+            "\u{ff11}7-Jul-1996 02:44:25 -0700",
+        ] {
+            assert!(
+                matches!(internal_date(bad), Err(ImapError::InvalidArgument { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_are_checked_and_recent_dropped() {
+        let flags: Vec<String> = ["\\Seen", "\\Recent", "$Label", "\\recent", "Junk[x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            checked_flags("APPEND", &flags).unwrap(),
+            vec!["\\Seen", "$Label", "Junk[x"]
+        );
+        for bad in [
+            "",
+            "\\",
+            "a b",
+            "a)",
+            "\\*",
+            "x\"y",
+            "\\\\Seen",
+            "caf\u{e9}",
+            "a]",
+        ] {
+            assert!(
+                checked_flags("APPEND", &[bad.to_string()]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_set("1:4,7,9:*").is_ok());
+        assert!(check_set("1 OR 2").is_err());
+        assert!(check_set("").is_err());
+        assert!(check_set("1::2").is_err());
+        assert!(check_raw("x", "ALL").is_ok());
+        assert!(check_raw("x", "ALL\r\nA9 DELETE INBOX").is_err());
+        assert!(check_atoms("x", &["MESSAGES", "X-GUID"]).is_ok());
+        assert!(check_atoms("x", &["MESSAGES)"]).is_err());
+        assert!(check_atoms("x", &[]).is_err());
+    }
+
+    #[test]
+    fn literals_sync_or_not() {
+        let plus = LiteralMode {
+            plus: true,
+            minus: false,
+        };
+        let c = Builder::new("APPEND", "APPEND", plus)
+            .literal(b"a\nb\x80")
+            .unwrap()
+            .finish();
+        assert!(!c.waits());
+        assert_eq!(
+            c.segments[0].bytes.as_slice(),
+            b"APPEND {4+}\r\na\nb\x80\r\n"
+        );
+        let c = Builder::new("APPEND", "APPEND", LiteralMode::default())
+            .literal(b"hi")
+            .unwrap()
+            .finish();
+        assert!(c.waits());
+        assert_eq!(
+            wire(&c),
+            vec![
+                ("APPEND {2}\r\n".to_owned(), true),
+                ("hi\r\n".to_owned(), false)
+            ]
+        );
+        assert!(matches!(
+            Builder::new("APPEND", "APPEND", plus).literal(b"a\0b"),
+            Err(ImapError::InvalidArgument { .. })
+        ));
     }
 
     #[test]

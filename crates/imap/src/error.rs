@@ -132,6 +132,9 @@ pub enum ImapError {
     #[error("the server closed the connection unexpectedly")]
     Closed,
 
+    #[error("the connection cannot be used any more after an earlier error: {reason}")]
+    SessionBroken { reason: String },
+
     #[error("the server does not allow the {mechanism} login method")]
     AuthMechanismUnavailable { mechanism: String },
 

@@ -70,8 +70,20 @@ pub enum Untagged {
     Recent(u32),
     Expunge(u32),
     Fetch(Fetch),
+    /// `* SEARCH n n ...` (a trailing CONDSTORE `(MODSEQ n)` is dropped).
     Search(Vec<u32>),
     Enabled(Vec<String>),
+    /// `* STATUS mailbox (NAME n ...)`: the items with a number (an item
+    /// given as NIL, such as `APPENDLIMIT NIL`, is left out).
+    Status {
+        mailbox: String,
+        items: Vec<(String, u64)>,
+    },
+    /// `* VANISHED [(EARLIER)] uid-set` (QRESYNC), the set kept as sent.
+    Vanished {
+        earlier: bool,
+        uids: String,
+    },
     /// Anything else, tolerated and kept raw.
     Other {
         number: Option<u32>,
@@ -211,9 +223,11 @@ impl Fetch {
         )
     }
 
-    pub fn internaldate(&self) -> Option<String> {
+    /// INTERNALDATE exactly as the server sent it (e.g.
+    /// `"17-Jul-1996 02:44:25 -0700"`); APPEND validates it before use.
+    pub fn internaldate(&self) -> Option<&str> {
         let b = self.get("INTERNALDATE")?.as_bytes()?;
-        std::str::from_utf8(b).ok().map(str::to_owned)
+        std::str::from_utf8(b).ok()
     }
 
     /// The whole message of `BODY[]` (or `BODY.PEEK[]`, answered as `BODY[]`).
@@ -222,6 +236,42 @@ impl Fetch {
             .or_else(|| self.get("RFC822"))?
             .as_bytes()
     }
+
+    /// Whether the response carries a whole message (`BODY[]` or `RFC822`
+    /// as a string).
+    pub fn has_body(&self) -> bool {
+        self.body().is_some()
+    }
+
+    /// The header lines of `BODY[HEADER.FIELDS (...)]` (or `.NOT`, or asked
+    /// as `BODY.PEEK[...]`), the first such attribute, as sent.
+    pub fn header_fields(&self) -> Option<&[u8]> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n.starts_with("BODY[HEADER.FIELDS"))?
+            .1
+            .as_bytes()
+    }
+}
+
+/// Whether `s` is a sequence set: numbers and `*`, joined by `:` and `,`
+/// (e.g. `1:4,7,9:*`).
+pub fn is_sequence_set(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(',').all(|range| {
+            let mut parts = range.split(':');
+            let ok = |p: Option<&str>| {
+                p.is_some_and(|p| {
+                    p == "*" || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                })
+            };
+            let first = parts.next();
+            match (parts.next(), parts.next()) {
+                (None, _) => ok(first),
+                (second @ Some(_), None) => ok(first) && ok(second),
+                _ => false,
+            }
+        })
 }
 
 /// Whether a line (ending in LF) announces a literal, `{n}` or `{n+}` just
@@ -760,16 +810,61 @@ impl<'a> Parser<'a> {
                 })
             }
             "SEARCH" => {
+                // Not counted against max_items: the line length bounds it
+                // (the session reads SEARCH answers with a longer line).
                 let mut out = Vec::new();
                 while self.peek() == Some(b' ') {
                     self.pos += 1;
                     if self.at_eol() {
                         break;
                     }
-                    self.count()?;
+                    if self.peek() == Some(b'(') {
+                        self.token(0)?;
+                        continue;
+                    }
                     out.push(self.number32()?);
                 }
                 Untagged::Search(out)
+            }
+            "STATUS" => {
+                self.sp()?;
+                let raw = self.astring()?;
+                let mailbox = String::from_utf8_lossy(&raw).into_owned();
+                self.sp()?;
+                let mut items = Vec::new();
+                let list = self.list(1)?;
+                let mut it = list.into_iter();
+                while let Some(name) = it.next() {
+                    let Token::Atom(name) = name else {
+                        return Err(self.err("expected a STATUS item name"));
+                    };
+                    match it.next() {
+                        Some(Token::Number(n)) => items.push((name.to_ascii_uppercase(), n)),
+                        Some(Token::Nil) => {}
+                        _ => return Err(self.err("expected a number after a STATUS item")),
+                    }
+                }
+                // Some servers put a space before the end of the line.
+                while self.peek() == Some(b' ') {
+                    self.pos += 1;
+                }
+                Untagged::Status { mailbox, items }
+            }
+            "VANISHED" => {
+                self.sp()?;
+                let mut earlier = false;
+                if self.peek() == Some(b'(') {
+                    let tag = self.list(1)?;
+                    earlier = tag
+                        .iter()
+                        .any(|t| matches!(t, Token::Atom(a) if a.eq_ignore_ascii_case("EARLIER")));
+                    self.sp()?;
+                }
+                let uids = ascii(self.word(false, false)?);
+                if !is_sequence_set(&uids) {
+                    return Err(self.err("expected a UID set after VANISHED"));
+                }
+                Untagged::Vanished { earlier, uids }
             }
             _ => return self.other(None, name),
         };
@@ -1164,10 +1259,7 @@ mod tests {
             f.flags(),
             Some(vec!["\\Seen".to_string(), "$Label1".to_string()])
         );
-        assert_eq!(
-            f.internaldate().as_deref(),
-            Some("17-Jul-1996 02:44:25 -0700")
-        );
+        assert_eq!(f.internaldate(), Some("17-Jul-1996 02:44:25 -0700"));
         assert_eq!(f.rfc822_size(), Some(44827));
         assert_eq!(f.modseq(), Some(12121231000));
         assert_eq!(f.body(), Some(&b"Hello\r\n\xffBin"[..]));
@@ -1185,6 +1277,78 @@ mod tests {
             panic!()
         };
         assert!(f.attributes.is_empty());
+    }
+
+    #[test]
+    fn status_vanished_search_and_header_fields() {
+        assert_eq!(
+            untagged(b"* STATUS \"Sent Items\" (MESSAGES 231 UIDNEXT 44292 UIDVALIDITY 1 HIGHESTMODSEQ 99999999999 APPENDLIMIT NIL X-FOO 3)\r\n"),
+            Untagged::Status {
+                mailbox: "Sent Items".into(),
+                items: vec![
+                    ("MESSAGES".into(), 231),
+                    ("UIDNEXT".into(), 44292),
+                    ("UIDVALIDITY".into(), 1),
+                    ("HIGHESTMODSEQ".into(), 99_999_999_999),
+                    ("X-FOO".into(), 3),
+                ]
+            }
+        );
+        assert_eq!(
+            untagged(b"* STATUS {5}\r\nIN\"BX (messages 2) \r\n"),
+            Untagged::Status {
+                mailbox: "IN\"BX".into(),
+                items: vec![("MESSAGES".into(), 2)]
+            }
+        );
+        assert!(is_protocol(parse(b"* STATUS INBOX (MESSAGES)\r\n")));
+        assert!(is_protocol(parse(b"* STATUS INBOX (MESSAGES x)\r\n")));
+        assert!(is_protocol(parse(b"* STATUS INBOX\r\n")));
+        assert_eq!(
+            untagged(b"* VANISHED (EARLIER) 300:310,405\r\n"),
+            Untagged::Vanished {
+                earlier: true,
+                uids: "300:310,405".into()
+            }
+        );
+        assert_eq!(
+            untagged(b"* VANISHED 7\r\n"),
+            Untagged::Vanished {
+                earlier: false,
+                uids: "7".into()
+            }
+        );
+        assert!(is_protocol(parse(b"* VANISHED x\r\n")));
+        assert_eq!(
+            untagged(b"* SEARCH 2 5 (MODSEQ 917162500)\r\n"),
+            Untagged::Search(vec![2, 5])
+        );
+        // SEARCH is bounded by its line, not by max_items.
+        let limits = Limits {
+            max_items: 10,
+            ..Limits::default()
+        };
+        let mut line = b"* SEARCH".to_vec();
+        for i in 1..=50 {
+            line.extend(format!(" {i}").as_bytes());
+        }
+        line.extend(b"\r\n");
+        let Ok(Response::Untagged(Untagged::Search(uids))) = parse_response(&line, &limits) else {
+            panic!()
+        };
+        assert_eq!(uids.len(), 50);
+        let Untagged::Fetch(f) = untagged(
+            b"* 1 FETCH (UID 9 BODY[HEADER.FIELDS (SUBJECT DATE)] {15}\r\nSubject: hi\r\n\r\n)\r\n",
+        ) else {
+            panic!()
+        };
+        assert_eq!(f.header_fields(), Some(&b"Subject: hi\r\n\r\n"[..]));
+        assert!(!f.has_body());
+        assert!(is_sequence_set("1:*,4,5:6"));
+        assert!(is_sequence_set("*"));
+        for bad in ["", ",", "1,", ":1", "1:2:3", "a", "1 2", "-1"] {
+            assert!(!is_sequence_set(bad), "{bad}");
+        }
     }
 
     #[test]

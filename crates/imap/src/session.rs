@@ -1,12 +1,19 @@
 //! An IMAP session: connecting (TLS, STARTTLS or plain), logging in, and the
-//! commands a migration needs.
+//! commands to discover mailboxes (the copy path is in `copy`).
 //!
 //! Every command gets a fresh tag; responses are routed by tag (a tagged
 //! response with a tag never sent is a protocol error), untagged responses
-//! are gathered for the command in flight, and a `* BYE` ends the command
+//! are gathered for the command in flight (and EXISTS, EXPUNGE, VANISHED,
+//! FLAGS and FETCH noted as mailbox updates), and a `* BYE` ends the command
 //! with [`ImapError::Bye`]. Commands are cut into segments where a
 //! synchronizing literal or a SASL step needs the server's `+` first.
+//!
+//! After an error that may leave the stream out of step (timeout, I/O,
+//! protocol error, limit, BYE) the session is broken and every later
+//! command fails at once with [`ImapError::SessionBroken`]; NO and BAD, and
+//! arguments refused before sending, leave it usable.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,14 +21,15 @@ use std::time::Duration;
 use mailferry_core::Security;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use zeroize::Zeroizing;
 
-use crate::codec::{Connection, Stream};
+use crate::codec::{Connection, ReadOpts, Stream};
 use crate::command::{sasl_plain, Builder, Command, LiteralMode};
 use crate::error::{excerpt, ConnectFailure, ImapError};
 use crate::parse::{Code, Condition, Response, Status, Tagged, Untagged};
 use crate::tls::TlsTrust;
-use crate::types::{Capabilities, Limits, ListEntry, MailboxInfo, Namespace, Namespaces};
+use crate::types::{
+    Capabilities, Limits, ListEntry, MailboxInfo, MailboxUpdates, Namespace, Namespaces,
+};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -93,82 +101,230 @@ impl fmt::Debug for Auth<'_> {
 
 /// A command's outcome: the untagged responses gathered while it ran, and
 /// its tagged completion.
-struct Completion {
-    untagged: Vec<Untagged>,
-    tagged: Tagged,
+pub(crate) struct Completion {
+    pub(crate) untagged: Vec<Untagged>,
+    pub(crate) tagged: Tagged,
 }
 
 impl Completion {
     /// The completion if OK; NO and BAD become errors naming the command.
-    fn ok(self, command: &str) -> Result<Completion, ImapError> {
-        match self.tagged.status {
-            Status::Ok => Ok(self),
-            Status::No => Err(ImapError::No {
-                command: command.to_owned(),
-                text: self.tagged.text,
-                code: self.tagged.code.map(|c| c.name().to_owned()),
-            }),
-            Status::Bad => Err(ImapError::Bad {
-                command: command.to_owned(),
-                text: self.tagged.text,
-            }),
-        }
+    pub(crate) fn ok(self, command: &str) -> Result<Completion, ImapError> {
+        check_status(&self.tagged, command)?;
+        Ok(self)
     }
 }
 
+/// OK, or NO and BAD as errors naming the command.
+pub(crate) fn check_status(tagged: &Tagged, command: &str) -> Result<(), ImapError> {
+    match tagged.status {
+        Status::Ok => Ok(()),
+        Status::No => Err(ImapError::No {
+            command: command.to_owned(),
+            text: tagged.text.clone(),
+            code: tagged.code.as_ref().map(|c| c.name().to_owned()),
+        }),
+        Status::Bad => Err(ImapError::Bad {
+            command: command.to_owned(),
+            text: tagged.text.clone(),
+        }),
+    }
+}
+
+/// What sending a command came to: sent whole, its answer still to read
+/// under this tag; or refused (or answered) before it was all sent.
+pub(crate) enum Sent {
+    Pending(String),
+    Done(Tagged),
+}
+
 /// A connection with its tag counter: sends commands and routes responses.
-struct Wire<S> {
-    conn: Connection<S>,
+///
+/// Once a command fails in a way that can leave the stream out of step
+/// (timeout, I/O, protocol error, limit, BYE), the wire is *broken*: every
+/// later command fails at once with [`ImapError::SessionBroken`]. A command
+/// whose answer was left unread on purpose (a FETCH stream dropped early) is
+/// *abandoned*: its remaining responses are read and thrown away before the
+/// next command is sent.
+pub(crate) struct Wire<S> {
+    pub(crate) conn: Connection<S>,
     next_tag: u64,
-    limits: Limits,
+    pub(crate) limits: Limits,
+    pub(crate) broken: Option<String>,
+    pub(crate) abandoned: Option<String>,
+    pub(crate) counts: BTreeMap<String, u64>,
+    /// FETCH responses seen that carried a whole message.
+    pub(crate) bodies: u64,
+    pub(crate) updates: MailboxUpdates,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
+    fn new(conn: Connection<S>, limits: Limits, next_tag: u64) -> Self {
+        Wire {
+            conn,
+            next_tag,
+            limits,
+            broken: None,
+            abandoned: None,
+            counts: BTreeMap::new(),
+            bodies: 0,
+            updates: MailboxUpdates::default(),
+        }
+    }
+
     fn new_tag(&mut self) -> String {
         self.next_tag += 1;
         format!("A{}", self.next_tag)
     }
 
-    async fn execute(&mut self, cmd: &Command) -> Result<Completion, ImapError> {
+    /// Marks the wire broken (the first reason is kept) and hands `e` back.
+    pub(crate) fn fail(&mut self, e: ImapError) -> ImapError {
+        if self.broken.is_none() {
+            tracing::debug!(error = %e, "session broken");
+            self.broken = Some(e.to_string());
+        }
+        e
+    }
+
+    /// Fails if broken; reads away an abandoned command's answer.
+    pub(crate) async fn prepare(&mut self) -> Result<(), ImapError> {
+        if let Some(reason) = &self.broken {
+            return Err(ImapError::SessionBroken {
+                reason: reason.clone(),
+            });
+        }
+        if let Some(tag) = self.abandoned.take() {
+            if let Err(e) = self.drain(&tag).await {
+                return Err(self.fail(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and throws away responses up to `tag`'s completion (over-limit
+    /// literals skipped, not held).
+    async fn drain(&mut self, tag: &str) -> Result<(), ImapError> {
+        let opts = ReadOpts {
+            skip_oversized: true,
+            ..self.conn.default_opts()
+        };
+        tracing::debug!(tag, "draining an abandoned command");
+        loop {
+            let (r, _) = self
+                .conn
+                .read_response_with("the rest of an abandoned UID FETCH", opts)
+                .await?;
+            match r {
+                Response::Tagged(t) if t.tag == tag => return Ok(()),
+                Response::Tagged(t) => return Err(unknown_tag(&t)),
+                Response::Continuation { .. } => {
+                    return Err(ImapError::Protocol {
+                        detail: "the server asked to continue a FETCH".to_owned(),
+                    })
+                }
+                Response::Untagged(u) => {
+                    check_bye(&u, "UID FETCH")?;
+                    self.observe(&u);
+                }
+            }
+        }
+    }
+
+    /// Notes what an untagged response tells about the mailbox.
+    pub(crate) fn observe(&mut self, u: &Untagged) {
+        let up = &mut self.updates;
+        match u {
+            Untagged::Exists(n) => up.exists = Some(*n),
+            Untagged::Recent(n) => up.recent = Some(*n),
+            Untagged::Expunge(_) => up.expunged += 1,
+            Untagged::Flags(f) => up.flags = Some(f.clone()),
+            Untagged::Vanished { uids, .. } => {
+                if up.vanished.len() < self.limits.max_items {
+                    up.vanished.push(uids.clone());
+                } else {
+                    up.vanished_truncated = true;
+                }
+            }
+            Untagged::Fetch(f) if f.has_body() => self.bodies += 1,
+            _ => {}
+        }
+    }
+
+    pub(crate) async fn execute(&mut self, cmd: &Command) -> Result<Completion, ImapError> {
+        let opts = self.conn.default_opts();
+        self.execute_with(cmd, opts).await
+    }
+
+    /// Sends `cmd` and reads its answer, untagged responses gathered.
+    pub(crate) async fn execute_with(
+        &mut self,
+        cmd: &Command,
+        opts: ReadOpts,
+    ) -> Result<Completion, ImapError> {
+        self.prepare().await?;
+        let mut untagged = Vec::new();
+        let r = match self.send(cmd, opts, &mut untagged).await {
+            Ok(Sent::Done(tagged)) => Ok(tagged),
+            Ok(Sent::Pending(tag)) => self.complete(&tag, cmd, opts, &mut untagged).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(tagged) => Ok(Completion { untagged, tagged }),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Sends `cmd` (waiting for `+` where it must), without reading its
+    /// completion. The caller calls [`Wire::prepare`] first and
+    /// [`Wire::fail`] on an error.
+    pub(crate) async fn send(
+        &mut self,
+        cmd: &Command,
+        opts: ReadOpts,
+        untagged: &mut Vec<Untagged>,
+    ) -> Result<Sent, ImapError> {
         let tag = self.new_tag();
+        *self.counts.entry(cmd.name.to_owned()).or_insert(0) += 1;
         let waiting = format!("the response to {}", cmd.name);
         tracing::debug!(command = cmd.name, tag = %tag, "sending");
-        let mut untagged = Vec::new();
         for (i, seg) in cmd.segments.iter().enumerate() {
             if i == 0 {
-                let mut first = Zeroizing::new(Vec::with_capacity(tag.len() + 1 + seg.bytes.len()));
-                first.extend_from_slice(tag.as_bytes());
-                first.push(b' ');
-                first.extend_from_slice(&seg.bytes);
-                self.conn.write_all(&first, &waiting).await?;
+                self.conn
+                    .write_parts(&[tag.as_bytes(), b" ", &seg.bytes], &waiting)
+                    .await?;
             } else {
                 self.conn.write_all(&seg.bytes, &waiting).await?;
             }
             if seg.then_wait {
                 loop {
-                    match self.conn.read_response(&waiting).await? {
+                    match self.conn.read_response_with(&waiting, opts).await?.0 {
                         Response::Continuation { .. } => break,
                         Response::Tagged(t) if t.tag == tag => {
                             // Refused before the rest was sent.
-                            return Ok(Completion {
-                                untagged,
-                                tagged: t,
-                            });
+                            return Ok(Sent::Done(t));
                         }
                         Response::Tagged(t) => return Err(unknown_tag(&t)),
-                        Response::Untagged(u) => self.gather(&mut untagged, u, cmd)?,
+                        Response::Untagged(u) => self.gather(untagged, u, cmd.name)?,
                     }
                 }
             }
         }
+        Ok(Sent::Pending(tag))
+    }
+
+    /// Reads up to the completion of `tag`.
+    async fn complete(
+        &mut self,
+        tag: &str,
+        cmd: &Command,
+        opts: ReadOpts,
+        untagged: &mut Vec<Untagged>,
+    ) -> Result<Tagged, ImapError> {
+        let waiting = format!("the response to {}", cmd.name);
         loop {
-            match self.conn.read_response(&waiting).await? {
+            match self.conn.read_response_with(&waiting, opts).await?.0 {
                 Response::Tagged(t) if t.tag == tag => {
                     tracing::debug!(command = cmd.name, tag = %tag, status = ?t.status, "completed");
-                    return Ok(Completion {
-                        untagged,
-                        tagged: t,
-                    });
+                    return Ok(t);
                 }
                 Response::Tagged(t) => return Err(unknown_tag(&t)),
                 Response::Continuation { .. } if cmd.cancel_extra_continuation => {
@@ -183,32 +339,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
                         ),
                     })
                 }
-                Response::Untagged(u) => self.gather(&mut untagged, u, cmd)?,
+                Response::Untagged(u) => self.gather(untagged, u, cmd.name)?,
             }
         }
     }
 
-    fn gather(
-        &self,
+    pub(crate) fn gather(
+        &mut self,
         into: &mut Vec<Untagged>,
         u: Untagged,
-        cmd: &Command,
+        command: &str,
     ) -> Result<(), ImapError> {
-        if let Untagged::Condition {
-            condition: Condition::Bye,
-            text,
-            ..
-        } = &u
-        {
-            if cmd.name != "LOGOUT" {
-                return Err(ImapError::Bye { text: text.clone() });
-            }
+        check_bye(&u, command)?;
+        self.observe(&u);
+        if matches!(u, Untagged::Fetch(_)) {
+            self.updates.unsolicited_fetches += 1;
         }
         if into.len() >= self.limits.max_items {
             return Err(ImapError::LimitExceeded {
                 what: format!(
-                    "more than {} untagged responses to {}",
-                    self.limits.max_items, cmd.name
+                    "more than {} untagged responses to {command}",
+                    self.limits.max_items
                 ),
             });
         }
@@ -225,7 +376,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     }
 }
 
-fn unknown_tag(t: &Tagged) -> ImapError {
+/// A `* BYE` ends any command but LOGOUT.
+pub(crate) fn check_bye(u: &Untagged, command: &str) -> Result<(), ImapError> {
+    match u {
+        Untagged::Condition {
+            condition: Condition::Bye,
+            text,
+            ..
+        } if command != "LOGOUT" => Err(ImapError::Bye { text: text.clone() }),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn unknown_tag(t: &Tagged) -> ImapError {
     ImapError::Protocol {
         detail: format!(
             "the server answered with the tag \"{}\", which was never sent",
@@ -247,8 +410,8 @@ fn capabilities_in(done: &Completion) -> Option<Capabilities> {
 
 /// A connected IMAP session.
 pub struct Session {
-    wire: Wire<Stream>,
-    caps: Capabilities,
+    pub(crate) wire: Wire<Stream>,
+    pub(crate) caps: Capabilities,
     greeting: String,
     peer: SocketAddr,
     authenticated: bool,
@@ -277,11 +440,11 @@ impl Session {
             )),
             Security::Starttls | Security::None => Stream::Plain(tcp),
         };
-        let mut wire = Wire {
-            conn: Connection::new(stream, opts.limits, opts.response_timeout),
-            next_tag: 0,
-            limits: opts.limits,
-        };
+        let mut wire = Wire::new(
+            Connection::new(stream, opts.limits, opts.response_timeout),
+            opts.limits,
+            0,
+        );
         let (condition, code, greeting) =
             read_greeting(&mut wire.conn, opts.response_timeout).await?;
         let preauth = condition == Condition::Preauth;
@@ -311,8 +474,13 @@ impl Session {
                     text: done.tagged.text,
                 });
             }
-            let next_tag = wire.next_tag;
-            let tcp = match wire.conn.into_inner()? {
+            let Wire {
+                conn,
+                next_tag,
+                counts,
+                ..
+            } = wire;
+            let tcp = match conn.into_inner()? {
                 Stream::Plain(tcp) => tcp,
                 Stream::Tls(_) => {
                     return Err(ImapError::Protocol {
@@ -324,15 +492,16 @@ impl Session {
                 .trust
                 .handshake(&opts.host, tcp, opts.response_timeout)
                 .await?;
-            wire = Wire {
-                conn: Connection::new(
+            wire = Wire::new(
+                Connection::new(
                     Stream::Tls(Box::new(tls)),
                     opts.limits,
                     opts.response_timeout,
                 ),
+                opts.limits,
                 next_tag,
-                limits: opts.limits,
-            };
+            );
+            wire.counts = counts;
             // Capabilities seen before TLS may have been tampered with.
             caps = wire.capability().await?;
         } else if caps.is_empty() {
@@ -366,7 +535,7 @@ impl Session {
         self.authenticated
     }
 
-    fn literal_mode(&self) -> LiteralMode {
+    pub(crate) fn literal_mode(&self) -> LiteralMode {
         LiteralMode::from_caps(&self.caps)
     }
 
@@ -566,8 +735,13 @@ impl Session {
     }
 
     /// Says goodbye and closes the connection. A server that closes before
-    /// completing LOGOUT is fine.
+    /// completing LOGOUT is fine. A broken session, or one with an
+    /// abandoned FETCH still answering, is just closed.
     pub async fn logout(mut self) -> Result<(), ImapError> {
+        if self.wire.broken.is_some() || self.wire.abandoned.is_some() {
+            self.wire.conn.shutdown().await;
+            return Ok(());
+        }
         let cmd = Builder::new("LOGOUT", "LOGOUT", LiteralMode::default()).finish();
         let result = match self.wire.execute(&cmd).await {
             Ok(done) => done.ok("LOGOUT").map(|_| ()),

@@ -1,5 +1,6 @@
 //! Values the session hands back: capabilities, namespaces, mailbox lists,
-//! the state of a selected mailbox, and the limits put on the server.
+//! the state of a selected mailbox, STATUS numbers, APPEND results, what
+//! the server reported on its own, and the limits put on the server.
 
 /// Bounds on what one server response may make this side hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,19 @@ impl Capabilities {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
+
+    /// The server-wide `APPENDLIMIT=n` (RFC 7889), if advertised with a
+    /// value. A bare `APPENDLIMIT` means per-mailbox limits (see STATUS).
+    pub fn append_limit(&self) -> Option<u64> {
+        self.list.iter().find_map(|c| {
+            let (name, value) = c.split_once('=')?;
+            if name.eq_ignore_ascii_case("APPENDLIMIT") {
+                value.parse().ok()
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// One namespace: its prefix and hierarchy delimiter.
@@ -110,6 +124,85 @@ pub struct MailboxInfo {
     pub read_write: bool,
 }
 
+/// The numbers of a STATUS answer; an item not asked for, or not given by
+/// the server, is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxStatus {
+    pub messages: Option<u32>,
+    pub uidnext: Option<u32>,
+    pub uidvalidity: Option<u32>,
+    pub unseen: Option<u32>,
+    pub highestmodseq: Option<u64>,
+    /// RFC 8438 SIZE: the total size of the mailbox in octets.
+    pub size: Option<u64>,
+    /// RFC 7889 APPENDLIMIT of this mailbox.
+    pub appendlimit: Option<u64>,
+}
+
+/// The UIDPLUS answer to APPEND: where the message landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AppendUid {
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+/// One message to APPEND.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendRequest<'a> {
+    /// Flags as the source gave them; `\Recent` is dropped.
+    pub flags: &'a [String],
+    /// INTERNALDATE as the source sent it (`"dd-Mon-yyyy hh:mm:ss +zzzz"`),
+    /// validated before it is sent.
+    pub internal_date: Option<&'a str>,
+    /// The whole message, bytes as they are.
+    pub message: &'a [u8],
+}
+
+/// How UID STORE changes the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsMode {
+    /// `FLAGS.SILENT`: the flags become exactly these.
+    Replace,
+    /// `+FLAGS.SILENT`.
+    Add,
+    /// `-FLAGS.SILENT`.
+    Remove,
+}
+
+/// What the server reported on its own about the selected mailbox (EXISTS,
+/// EXPUNGE, VANISHED, FLAGS, unsolicited FETCH), gathered during any
+/// command since the last [`crate::Session::take_updates`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxUpdates {
+    /// The last `* n EXISTS`.
+    pub exists: Option<u32>,
+    /// The last `* n RECENT`.
+    pub recent: Option<u32>,
+    /// How many `* n EXPUNGE` were seen.
+    pub expunged: u64,
+    /// The UID sets of `* VANISHED` responses (at most `max_items` kept).
+    pub vanished: Vec<String>,
+    /// Whether VANISHED sets were dropped because there were too many.
+    pub vanished_truncated: bool,
+    /// The last `* FLAGS (...)`.
+    pub flags: Option<Vec<String>>,
+    /// FETCH responses not asked for (flag changes made elsewhere).
+    pub unsolicited_fetches: u64,
+}
+
+/// A message a FETCH stream skipped because its literal was over
+/// [`Limits::max_literal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OversizedMessage {
+    pub seq: u32,
+    /// The UID, when the server sent it in the same response.
+    pub uid: Option<u32>,
+    /// The size of the largest literal skipped, in bytes.
+    pub size: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +219,10 @@ mod tests {
         assert!(!c.has_auth("LOGIN"));
         assert!(!c.has("AUTH"));
         assert!(c.has("literal+"));
+        assert_eq!(c.append_limit(), None);
+        let c = Capabilities::new(vec!["IMAP4rev1".into(), "appendlimit=35651584".into()]);
+        assert_eq!(c.append_limit(), Some(35_651_584));
+        let c = Capabilities::new(vec!["APPENDLIMIT".into()]);
+        assert_eq!(c.append_limit(), None);
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use mailferry_core::state::UserStatus;
+
 use crate::secrets::SecretError;
 
 /// An error of a store operation. Messages name what was looked for and why
@@ -19,6 +21,21 @@ pub enum StoreError {
         what: &'static str,
         name: String,
         by: Vec<String>,
+    },
+    /// The request clashes with what is stored: addresses already in
+    /// another active batch (or twice in this one). `emails` lists every
+    /// clash as (address, name of the batch that has it); nothing was written.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        emails: Vec<(String, String)>,
+    },
+    /// A compare-and-set found another state than the caller expected;
+    /// nothing was changed.
+    #[error("the migration user's status is {actual}, not {expected}; it changed meanwhile")]
+    StateChanged {
+        expected: UserStatus,
+        actual: UserStatus,
     },
     /// The database failed. The text comes from the driver's error, which
     /// names constraints and tables, never bound values.

@@ -6,7 +6,9 @@
 //! - [`store`]: the [`Store`] trait, object-safe, held as `Arc<dyn Store>`;
 //!   every backend fulfils it the same way (`tests/suite` checks that).
 //! - [`model`]: what goes in and comes out ([`NewEndpoint`],
-//!   [`EndpointRecord`], [`NewBatch`], [`BatchRecord`], [`NewEvent`], ...).
+//!   [`EndpointRecord`], [`NewBatch`], [`BatchRecord`], [`NewMigrationUser`],
+//!   [`UserRecord`], [`FolderState`], [`CopyIntent`], [`SkippedItem`],
+//!   [`NewEvent`], ...).
 //! - [`sqlite`]: [`SqliteStore`], the embedded backend (`DATA_DIR/mailferry.db`).
 //! - [`secrets`]: [`SecretBox`], XChaCha20-Poly1305 with the key from
 //!   `MAILFERRY_SECRET_KEY` or `DATA_DIR/secret.key` (mode 0600).
@@ -27,6 +29,16 @@
 //! milliseconds; every integer column is BIGINT; booleans are INTEGER 0/1
 //! in SQLite and BOOLEAN in PostgreSQL; statements use `$N` placeholders.
 //! Names (endpoints, batches) are unique and looked up regardless of case.
+//!
+//! ## Sync state
+//! A copied message is identified by its source (folder, UIDVALIDITY, UID)
+//! in `uid_map`: an `intent` row is written before the APPEND, turned
+//! `done` after it. The counters that follow from rows (`items_synced`,
+//! `bytes_synced`, `items_skipped_*` of a user; `messages_synced`,
+//! `bytes_synced`, `messages_skipped` of a folder state) are moved in the
+//! same transaction as those rows, once per row, so they never drift.
+//! A skipped item's date is text (`skipped_items.message_date_text`, since
+//! schema version 2); `message_date` is unused for now.
 
 #![forbid(unsafe_code)]
 
@@ -44,8 +56,9 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    BatchRecord, EndpointRecord, EventFilter, EventLevel, EventRecord, NewBatch, NewEndpoint,
-    NewEvent,
+    BatchRecord, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventLevel, EventRecord,
+    FolderState, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind, SkippedItem,
+    UserCounters, UserFilter, UserRecord,
 };
 pub use secrets::{SealedAt, SecretBox, SecretError};
 pub use sqlite::SqliteStore;

@@ -19,19 +19,33 @@ pub struct Migration {
 }
 
 /// Migrations for SQLite, oldest first.
-pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-}];
+pub const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sync_state",
+        sql: include_str!("../migrations/sqlite/0002_sync_state.sql"),
+    },
+];
 
 /// Migrations for PostgreSQL, oldest first (not run yet: the PostgreSQL
 /// store comes later).
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sync_state",
+        sql: include_str!("../migrations/postgres/0002_sync_state.sql"),
+    },
+];
 
 /// The table recording applied migrations (same DDL in both dialects).
 pub const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -169,7 +183,15 @@ mod tests {
             let mut table = String::new();
             for line in sql.lines() {
                 let line = line.trim();
-                if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+                if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+                    let mut words = rest.split_whitespace();
+                    let t = words.next().unwrap_or("");
+                    if let (Some("ADD"), Some("COLUMN"), Some(column)) =
+                        (words.next(), words.next(), words.next())
+                    {
+                        out.push(format!("{t}.{column}"));
+                    }
+                } else if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
                     table = rest.split_whitespace().next().unwrap_or("").to_owned();
                 } else if line.starts_with("CREATE ") && line.contains("INDEX") {
                     out.push(line.split(" ON ").next().unwrap_or("").to_owned());
@@ -188,7 +210,28 @@ mod tests {
         }
         for (s, p) in SQLITE_MIGRATIONS.iter().zip(POSTGRES_MIGRATIONS) {
             assert_eq!(shape(s.sql), shape(p.sql));
-            assert!(shape(s.sql).len() > 100);
+            assert!(
+                !shape(s.sql).is_empty(),
+                "migration {} has no DDL",
+                s.version
+            );
+        }
+        assert!(shape(SQLITE_MIGRATIONS[0].sql).len() > 100);
+        assert_eq!(
+            shape(SQLITE_MIGRATIONS[1].sql),
+            [
+                "uid_map.target_uidnext",
+                "skipped_items.message_date_text",
+                "CREATE INDEX uid_map_done"
+            ]
+        );
+        // beyond the first line, each later migration is the same text in
+        // both dialects unless a type differs
+        for (s, p) in SQLITE_MIGRATIONS.iter().zip(POSTGRES_MIGRATIONS).skip(1) {
+            let body = |sql: &'static str| -> Vec<&'static str> {
+                sql.lines().filter(|l| !l.starts_with("--")).collect()
+            };
+            assert_eq!(body(s.sql), body(p.sql));
         }
     }
 
@@ -197,6 +240,7 @@ mod tests {
         let known = SQLITE_MIGRATIONS;
         assert!(check_applied(&[], known).is_ok());
         assert!(check_applied(&[(1, "initial".into())], known).is_ok());
+        assert!(check_applied(&[(1, "initial".into()), (2, "sync_state".into())], known).is_ok());
         let err =
             check_applied(&[(1, "initial".into()), (999, "future".into())], known).unwrap_err();
         assert!(err.to_string().contains("version 999"), "{err}");

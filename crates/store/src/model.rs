@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use mailferry_core::{EndpointSettings, Name, Secret};
+use mailferry_core::state::UserStatus;
+use mailferry_core::{EmailAddress, EndpointSettings, Name, Secret};
 use serde::{Deserialize, Serialize};
 
 /// An endpoint to create.
@@ -68,8 +69,196 @@ pub struct BatchRecord {
     pub options_json: serde_json::Value,
     pub started: bool,
     pub removing: bool,
+    /// When the batch was last set started (kept when it is set stopped).
+    pub started_at: Option<DateTime<Utc>>,
+    /// When completion was first requested.
+    pub complete_requested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A migration user to add to a batch (one line of the batch CSV).
+#[derive(Debug, Clone)]
+pub struct NewMigrationUser {
+    /// The target address: the user's key, unique (regardless of case)
+    /// within the batch and among the active batches.
+    pub email: EmailAddress,
+    pub source_login: String,
+    /// The user's own source password from the CSV; sealed before it is
+    /// stored (associated data `migration_users/<id>/source_secret`).
+    pub source_secret: Option<Secret>,
+    /// The CSV line the user came from (for messages and ordering).
+    pub csv_line: u64,
+}
+
+/// A stored migration user. It never carries the source secret, only
+/// whether there is one; [`crate::Store::user_secret`] opens it on request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub batch_id: String,
+    pub batch_name: Name,
+    pub email: String,
+    pub source_login: String,
+    pub has_source_secret: bool,
+    pub status: UserStatus,
+    /// The mailbox finished an initial sync at least once.
+    pub was_synced: bool,
+    pub items_source: u64,
+    pub items_synced: u64,
+    pub items_skipped_bad: u64,
+    pub items_skipped_large: u64,
+    pub bytes_synced: u64,
+    pub sync_started_at: Option<DateTime<Utc>>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub csv_line: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which migration users to list: those matching every given criterion,
+/// ordered by batch name, CSV line, email; `offset` rows skipped, at most
+/// `limit` returned (`None`: all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// Batch name (any case). An unknown batch is `NotFound`.
+    pub batch: Option<String>,
+    pub status: Option<UserStatus>,
+    /// Exact address, compared regardless of case.
+    pub email: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// A user's counters, as absolute values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserCounters {
+    pub items_source: u64,
+    pub items_synced: u64,
+    pub items_skipped_bad: u64,
+    pub items_skipped_large: u64,
+    pub bytes_synced: u64,
+}
+
+/// The sync state of one source folder of a user.
+///
+/// `messages_synced`, `bytes_synced` and `messages_skipped` belong to the
+/// UID map and the skipped items: [`crate::Store::record_copies_done`] and
+/// [`crate::Store::record_skipped`] bump them in the same transaction as
+/// their rows, and [`crate::Store::upsert_folder_state`] never writes them
+/// (a new folder starts at 0), so they cannot drift from the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderState {
+    pub user_id: String,
+    /// The source's mailbox name as the server spells it on the wire.
+    pub source_folder: String,
+    pub target_folder: Option<String>,
+    pub source_uidvalidity: Option<u32>,
+    pub target_uidvalidity: Option<u32>,
+    pub highest_modseq: Option<u64>,
+    pub last_seen_uid: Option<u32>,
+    pub subscribed: bool,
+    pub messages_source: u64,
+    pub messages_synced: u64,
+    pub messages_skipped: u64,
+    pub bytes_synced: u64,
+    pub last_sync_at: Option<DateTime<Utc>>,
+}
+
+impl FolderState {
+    /// The state of a folder not synced yet: everything empty or 0.
+    pub fn new(user_id: impl Into<String>, source_folder: impl Into<String>) -> Self {
+        FolderState {
+            user_id: user_id.into(),
+            source_folder: source_folder.into(),
+            ..FolderState::default()
+        }
+    }
+}
+
+/// The intent to copy one message, recorded before its APPEND is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyIntent {
+    pub source_folder: String,
+    pub source_uidvalidity: u32,
+    pub source_uid: u32,
+    pub target_folder: String,
+    pub target_uidvalidity: Option<u32>,
+    /// The target's UIDNEXT just before the APPEND was sent: any copy has a
+    /// UID >= this.
+    pub target_uidnext: Option<u32>,
+    pub size: u64,
+    /// Stored as given (the engine's unit).
+    pub internal_date: Option<i64>,
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// A copy that is known to have happened: the intent's key and what the
+/// target said about it (APPENDUID), if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyDone {
+    pub source_folder: String,
+    pub source_uidvalidity: u32,
+    pub source_uid: u32,
+    /// `None` keeps what the intent recorded.
+    pub target_uidvalidity: Option<u32>,
+    pub target_uid: Option<u32>,
+}
+
+/// Why a message was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SkipKind {
+    /// The source could not deliver it, or the target refused it.
+    Bad,
+    /// Larger than the limit.
+    Large,
+}
+
+impl SkipKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipKind::Bad => "bad",
+            SkipKind::Large => "large",
+        }
+    }
+}
+
+impl fmt::Display for SkipKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SkipKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bad" => Ok(SkipKind::Bad),
+            "large" => Ok(SkipKind::Large),
+            other => Err(format!("unknown skip kind {other:?}")),
+        }
+    }
+}
+
+/// A message that was not copied, and why. Its key is (user, `folder`,
+/// `source_uidvalidity`, `uid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedItem {
+    pub folder: String,
+    pub source_uidvalidity: u32,
+    pub uid: u32,
+    pub size: Option<u64>,
+    /// The message's Date header, or its INTERNALDATE, as text (stored
+    /// verbatim in `skipped_items.message_date_text`).
+    pub date: Option<String>,
+    pub subject: Option<String>,
+    pub kind: SkipKind,
+    pub reason: String,
+    /// When it was first recorded; ignored by `record_skipped`, set on read.
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Severity of an event.

@@ -2,10 +2,13 @@
 //! records. A value that does not parse is [`StoreError::Corrupt`], naming
 //! the row and column.
 
+use chrono::{DateTime, Utc};
 use mailferry_core::{EndpointSettings, Impersonation, LoginFormat, Name};
 
 use crate::error::StoreError;
-use crate::model::{BatchRecord, EndpointRecord, EventRecord};
+use crate::model::{
+    BatchRecord, CopyIntent, EndpointRecord, EventRecord, FolderState, SkippedItem, UserRecord,
+};
 use crate::util::from_ms;
 
 fn corrupt(table: &str, row: &str, column: &str, why: impl std::fmt::Display) -> StoreError {
@@ -16,7 +19,25 @@ fn name(table: &str, id: &str, value: &str) -> Result<Name, StoreError> {
     Name::parse(value).map_err(|e| corrupt(table, id, "name", e))
 }
 
-fn int<T: TryFrom<i64>>(table: &str, row: &str, column: &str, v: i64) -> Result<T, StoreError> {
+fn opt_ms(v: Option<i64>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    v.map(|ms| from_ms(ms, column)).transpose()
+}
+
+fn opt_int<T: TryFrom<i64>>(
+    table: &str,
+    row: &str,
+    column: &str,
+    v: Option<i64>,
+) -> Result<Option<T>, StoreError> {
+    v.map(|v| int(table, row, column, v)).transpose()
+}
+
+pub(crate) fn int<T: TryFrom<i64>>(
+    table: &str,
+    row: &str,
+    column: &str,
+    v: i64,
+) -> Result<T, StoreError> {
     T::try_from(v).map_err(|_| corrupt(table, row, column, format!("{v} is out of range")))
 }
 
@@ -114,6 +135,8 @@ pub(crate) struct BatchRow {
     pub options: String,
     pub started: bool,
     pub removing: bool,
+    pub started_at: Option<i64>,
+    pub complete_requested_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -130,6 +153,11 @@ impl BatchRow {
                 .map_err(|e| corrupt(T, n, "options", format!("not JSON: {e}")))?,
             started: self.started,
             removing: self.removing,
+            started_at: opt_ms(self.started_at, "batches.started_at")?,
+            complete_requested_at: opt_ms(
+                self.complete_requested_at,
+                "batches.complete_requested_at",
+            )?,
             created_at: from_ms(self.created_at, "batches.created_at")?,
             updated_at: from_ms(self.updated_at, "batches.updated_at")?,
             source_endpoint_id: self.source_endpoint_id,
@@ -164,6 +192,175 @@ impl EventRow {
             endpoint_id: self.endpoint_id,
             batch_id: self.batch_id,
             user_id: self.user_id,
+        })
+    }
+}
+
+pub(crate) struct UserRow {
+    pub id: String,
+    pub batch_id: String,
+    pub batch_name: String,
+    pub email: String,
+    pub source_login: String,
+    pub has_source_secret: bool,
+    pub status: String,
+    pub was_synced: bool,
+    pub items_source: i64,
+    pub items_synced: i64,
+    pub items_skipped_bad: i64,
+    pub items_skipped_large: i64,
+    pub bytes_synced: i64,
+    pub sync_started_at: Option<i64>,
+    pub last_sync_at: Option<i64>,
+    pub next_sync_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub csv_line: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserRow {
+    pub fn into_record(self) -> Result<UserRecord, StoreError> {
+        const T: &str = "migration user";
+        let id = self.id.as_str();
+        Ok(UserRecord {
+            batch_name: name("batch", &self.batch_id, &self.batch_name)?,
+            status: self
+                .status
+                .parse()
+                .map_err(|e: String| corrupt(T, id, "status", e))?,
+            items_source: int(T, id, "items_source", self.items_source)?,
+            items_synced: int(T, id, "items_synced", self.items_synced)?,
+            items_skipped_bad: int(T, id, "items_skipped_bad", self.items_skipped_bad)?,
+            items_skipped_large: int(T, id, "items_skipped_large", self.items_skipped_large)?,
+            bytes_synced: int(T, id, "bytes_synced", self.bytes_synced)?,
+            sync_started_at: opt_ms(self.sync_started_at, "migration_users.sync_started_at")?,
+            last_sync_at: opt_ms(self.last_sync_at, "migration_users.last_sync_at")?,
+            next_sync_at: opt_ms(self.next_sync_at, "migration_users.next_sync_at")?,
+            csv_line: opt_int(T, id, "csv_line", self.csv_line)?,
+            created_at: from_ms(self.created_at, "migration_users.created_at")?,
+            updated_at: from_ms(self.updated_at, "migration_users.updated_at")?,
+            batch_id: self.batch_id,
+            email: self.email,
+            source_login: self.source_login,
+            has_source_secret: self.has_source_secret,
+            was_synced: self.was_synced,
+            last_error: self.last_error,
+            id: self.id,
+        })
+    }
+}
+
+pub(crate) struct FolderStateRow {
+    pub user_id: String,
+    pub source_folder: String,
+    pub target_folder: Option<String>,
+    pub source_uidvalidity: Option<i64>,
+    pub target_uidvalidity: Option<i64>,
+    pub highest_modseq: Option<i64>,
+    pub last_seen_uid: Option<i64>,
+    pub subscribed: bool,
+    pub messages_source: i64,
+    pub messages_synced: i64,
+    pub messages_skipped: i64,
+    pub bytes_synced: i64,
+    pub last_sync_at: Option<i64>,
+}
+
+impl FolderStateRow {
+    pub fn into_record(self) -> Result<FolderState, StoreError> {
+        const T: &str = "folder state";
+        let key = format!("{}/{}", self.user_id, self.source_folder);
+        let k = key.as_str();
+        Ok(FolderState {
+            source_uidvalidity: opt_int(T, k, "source_uidvalidity", self.source_uidvalidity)?,
+            target_uidvalidity: opt_int(T, k, "target_uidvalidity", self.target_uidvalidity)?,
+            highest_modseq: opt_int(T, k, "highest_modseq", self.highest_modseq)?,
+            last_seen_uid: opt_int(T, k, "last_seen_uid", self.last_seen_uid)?,
+            messages_source: int(T, k, "messages_source", self.messages_source)?,
+            messages_synced: int(T, k, "messages_synced", self.messages_synced)?,
+            messages_skipped: int(T, k, "messages_skipped", self.messages_skipped)?,
+            bytes_synced: int(T, k, "bytes_synced", self.bytes_synced)?,
+            last_sync_at: opt_ms(self.last_sync_at, "folder_states.last_sync_at")?,
+            user_id: self.user_id,
+            source_folder: self.source_folder,
+            target_folder: self.target_folder,
+            subscribed: self.subscribed,
+        })
+    }
+}
+
+pub(crate) struct IntentRow {
+    pub source_folder: String,
+    pub source_uidvalidity: i64,
+    pub source_uid: i64,
+    pub target_folder: String,
+    pub target_uidvalidity: Option<i64>,
+    pub target_uidnext: Option<i64>,
+    pub size: Option<i64>,
+    pub internal_date: Option<i64>,
+    pub sha256: Option<Vec<u8>>,
+}
+
+impl IntentRow {
+    pub fn into_record(self) -> Result<CopyIntent, StoreError> {
+        const T: &str = "uid map";
+        let key = format!(
+            "{}/{}/{}",
+            self.source_folder, self.source_uidvalidity, self.source_uid
+        );
+        let k = key.as_str();
+        let sha256 =
+            match self.sha256 {
+                None => None,
+                Some(bytes) => Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    corrupt(T, k, "sha256", format!("{} bytes, not 32", bytes.len()))
+                })?),
+            };
+        Ok(CopyIntent {
+            source_uidvalidity: int(T, k, "source_uidvalidity", self.source_uidvalidity)?,
+            source_uid: int(T, k, "source_uid", self.source_uid)?,
+            target_uidvalidity: opt_int(T, k, "target_uidvalidity", self.target_uidvalidity)?,
+            target_uidnext: opt_int(T, k, "target_uidnext", self.target_uidnext)?,
+            size: opt_int(T, k, "size", self.size)?.unwrap_or(0),
+            internal_date: self.internal_date,
+            sha256,
+            source_folder: self.source_folder,
+            target_folder: self.target_folder,
+        })
+    }
+}
+
+pub(crate) struct SkippedRow {
+    pub id: String,
+    pub folder: String,
+    pub source_uidvalidity: i64,
+    pub uid: i64,
+    pub size: Option<i64>,
+    pub date: Option<String>,
+    pub subject: Option<String>,
+    pub kind: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
+impl SkippedRow {
+    pub fn into_record(self) -> Result<SkippedItem, StoreError> {
+        const T: &str = "skipped item";
+        let k = self.id.as_str();
+        Ok(SkippedItem {
+            source_uidvalidity: int(T, k, "source_uidvalidity", self.source_uidvalidity)?,
+            uid: int(T, k, "uid", self.uid)?,
+            size: opt_int(T, k, "size", self.size)?,
+            kind: self
+                .kind
+                .parse()
+                .map_err(|e: String| corrupt(T, k, "kind", e))?,
+            created_at: Some(from_ms(self.created_at, "skipped_items.created_at")?),
+            folder: self.folder,
+            date: self.date,
+            subject: self.subject,
+            reason: self.reason,
         })
     }
 }

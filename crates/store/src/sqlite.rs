@@ -5,6 +5,7 @@
 //! parameter and sqlx-sqlite binds it by number), so the same statements can
 //! serve the PostgreSQL store later.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mailferry_core::state::UserStatus;
 use mailferry_core::{EndpointSettings, Secret};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -21,12 +23,16 @@ use sqlx::{Row, SqlitePool};
 use crate::error::{is_foreign_key_violation, is_unique_violation, StoreError};
 use crate::migrate;
 use crate::model::{
-    BatchRecord, EndpointRecord, EventFilter, EventRecord, NewBatch, NewEndpoint, NewEvent,
+    BatchRecord, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord, FolderState,
+    NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind, SkippedItem, UserCounters,
+    UserFilter, UserRecord,
 };
-use crate::rows::{BatchRow, EndpointRow, EventRow};
+use crate::rows::{
+    int, BatchRow, EndpointRow, EventRow, FolderStateRow, IntentRow, SkippedRow, UserRow,
+};
 use crate::secrets::{SealedAt, SecretBox};
 use crate::store::Store;
-use crate::util::{new_id, new_ordered_id, now_ms};
+use crate::util::{new_id, new_ordered_id, now_ms, to_i64};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "mailferry.db";
@@ -38,10 +44,37 @@ const ENDPOINT_COLUMNS: &str = "id, name, kind, host, port, security, admin_logi
 
 const BATCH_SELECT: &str = "SELECT b.id, b.name, b.source_endpoint_id, s.name AS source_name, \
      b.target_endpoint_id, t.name AS target_name, b.options, b.started, b.removing, \
-     b.created_at, b.updated_at \
+     b.started_at, b.complete_requested_at, b.created_at, b.updated_at \
      FROM batches b \
      JOIN endpoints s ON s.id = b.source_endpoint_id \
      JOIN endpoints t ON t.id = b.target_endpoint_id";
+
+const USER_SELECT: &str = "SELECT u.id, u.batch_id, b.name AS batch_name, u.email, \
+     u.source_login, (u.source_secret IS NOT NULL) AS has_source_secret, u.status, u.was_synced, \
+     u.items_source, u.items_synced, u.items_skipped_bad, u.items_skipped_large, u.bytes_synced, \
+     u.sync_started_at, u.last_sync_at, u.next_sync_at, u.last_error, u.csv_line, u.created_at, \
+     u.updated_at \
+     FROM migration_users u JOIN batches b ON b.id = u.batch_id";
+
+const USER_ORDER: &str =
+    " ORDER BY lower(b.name), b.name, (u.csv_line IS NULL), u.csv_line, lower(u.email), u.id";
+
+const FOLDER_COLUMNS: &str = "user_id, source_folder, target_folder, source_uidvalidity, \
+     target_uidvalidity, highest_modseq, last_seen_uid, subscribed, messages_source, \
+     messages_synced, messages_skipped, bytes_synced, last_sync_at";
+
+const INTENT_COLUMNS: &str = "source_folder, source_uidvalidity, source_uid, target_folder, \
+     target_uidvalidity, target_uidnext, size, internal_date, sha256";
+
+/// A user to insert, with its id and sealed secret prepared before the
+/// transaction begins.
+struct PreparedUser {
+    id: String,
+    email: String,
+    source_login: String,
+    sealed_secret: Option<Vec<u8>>,
+    csv_line: i64,
+}
 
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -150,6 +183,47 @@ impl SqliteStore {
             })
     }
 
+    /// Ids, sealed secrets and stored values of new users, ready before any
+    /// transaction begins (sealing is the slow part).
+    fn prepare_users(&self, users: Vec<NewMigrationUser>) -> Result<Vec<PreparedUser>, StoreError> {
+        users
+            .into_iter()
+            .map(|u| {
+                let id = new_id()?;
+                let sealed_secret = match &u.source_secret {
+                    Some(secret) => Some(self.secrets.seal(secret, source_secret_at(&id))?),
+                    None => None,
+                };
+                Ok(PreparedUser {
+                    csv_line: to_i64(u.csv_line, "CSV line")?,
+                    email: u.email.as_str().to_owned(),
+                    source_login: u.source_login,
+                    sealed_secret,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    async fn batch_by_id(&self, id: &str) -> Result<BatchRecord, StoreError> {
+        let row = sqlx::query(&format!("{BATCH_SELECT} WHERE b.id = $1"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("read batch", e))?;
+        batch_row(&row)?.into_record()
+    }
+
+    async fn begin(
+        &self,
+        context: &str,
+    ) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| StoreError::db(context, e))
+    }
+
     async fn endpoint_by_id(&self, id: &str) -> Result<EndpointRecord, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1"
@@ -234,6 +308,8 @@ fn batch_row(row: &SqliteRow) -> Result<BatchRow, StoreError> {
         options: row.try_get("options").map_err(get)?,
         started: row.try_get("started").map_err(get)?,
         removing: row.try_get("removing").map_err(get)?,
+        started_at: row.try_get("started_at").map_err(get)?,
+        complete_requested_at: row.try_get("complete_requested_at").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
     })
@@ -251,6 +327,224 @@ fn event_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
         batch_id: row.try_get("batch_id").map_err(get)?,
         user_id: row.try_get("user_id").map_err(get)?,
     })
+}
+
+fn user_row(row: &SqliteRow) -> Result<UserRow, StoreError> {
+    let get = |e| StoreError::db("read migration user", e);
+    Ok(UserRow {
+        id: row.try_get("id").map_err(get)?,
+        batch_id: row.try_get("batch_id").map_err(get)?,
+        batch_name: row.try_get("batch_name").map_err(get)?,
+        email: row.try_get("email").map_err(get)?,
+        source_login: row.try_get("source_login").map_err(get)?,
+        has_source_secret: row.try_get("has_source_secret").map_err(get)?,
+        status: row.try_get("status").map_err(get)?,
+        was_synced: row.try_get("was_synced").map_err(get)?,
+        items_source: row.try_get("items_source").map_err(get)?,
+        items_synced: row.try_get("items_synced").map_err(get)?,
+        items_skipped_bad: row.try_get("items_skipped_bad").map_err(get)?,
+        items_skipped_large: row.try_get("items_skipped_large").map_err(get)?,
+        bytes_synced: row.try_get("bytes_synced").map_err(get)?,
+        sync_started_at: row.try_get("sync_started_at").map_err(get)?,
+        last_sync_at: row.try_get("last_sync_at").map_err(get)?,
+        next_sync_at: row.try_get("next_sync_at").map_err(get)?,
+        last_error: row.try_get("last_error").map_err(get)?,
+        csv_line: row.try_get("csv_line").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+        updated_at: row.try_get("updated_at").map_err(get)?,
+    })
+}
+
+fn folder_state_row(row: &SqliteRow) -> Result<FolderStateRow, StoreError> {
+    let get = |e| StoreError::db("read folder state", e);
+    Ok(FolderStateRow {
+        user_id: row.try_get("user_id").map_err(get)?,
+        source_folder: row.try_get("source_folder").map_err(get)?,
+        target_folder: row.try_get("target_folder").map_err(get)?,
+        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+        target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
+        highest_modseq: row.try_get("highest_modseq").map_err(get)?,
+        last_seen_uid: row.try_get("last_seen_uid").map_err(get)?,
+        subscribed: row.try_get("subscribed").map_err(get)?,
+        messages_source: row.try_get("messages_source").map_err(get)?,
+        messages_synced: row.try_get("messages_synced").map_err(get)?,
+        messages_skipped: row.try_get("messages_skipped").map_err(get)?,
+        bytes_synced: row.try_get("bytes_synced").map_err(get)?,
+        last_sync_at: row.try_get("last_sync_at").map_err(get)?,
+    })
+}
+
+fn intent_row(row: &SqliteRow) -> Result<IntentRow, StoreError> {
+    let get = |e| StoreError::db("read UID map", e);
+    Ok(IntentRow {
+        source_folder: row.try_get("source_folder").map_err(get)?,
+        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+        source_uid: row.try_get("source_uid").map_err(get)?,
+        target_folder: row.try_get("target_folder").map_err(get)?,
+        target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
+        target_uidnext: row.try_get("target_uidnext").map_err(get)?,
+        size: row.try_get("size").map_err(get)?,
+        internal_date: row.try_get("internal_date").map_err(get)?,
+        sha256: row.try_get("sha256").map_err(get)?,
+    })
+}
+
+fn skipped_row(row: &SqliteRow) -> Result<SkippedRow, StoreError> {
+    let get = |e| StoreError::db("read skipped item", e);
+    Ok(SkippedRow {
+        id: row.try_get("id").map_err(get)?,
+        folder: row.try_get("folder").map_err(get)?,
+        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+        uid: row.try_get("uid").map_err(get)?,
+        size: row.try_get("size").map_err(get)?,
+        date: row.try_get("message_date_text").map_err(get)?,
+        subject: row.try_get("subject").map_err(get)?,
+        kind: row.try_get("kind").map_err(get)?,
+        reason: row.try_get("reason").map_err(get)?,
+        created_at: row.try_get("created_at").map_err(get)?,
+    })
+}
+
+/// The place of a migration user's sealed source secret.
+fn source_secret_at(id: &str) -> SealedAt<'_> {
+    SealedAt::new("migration_users", id, "source_secret")
+}
+
+fn user_not_found(id: &str) -> StoreError {
+    StoreError::NotFound {
+        what: "migration user",
+        name: id.to_owned(),
+    }
+}
+
+/// The user's counter column for skipped items of this kind.
+fn skipped_column(kind: SkipKind) -> &'static str {
+    match kind {
+        SkipKind::Bad => "items_skipped_bad",
+        SkipKind::Large => "items_skipped_large",
+    }
+}
+
+/// The message of a `Conflict`: how many clashes, the first few named.
+fn conflict(emails: Vec<(String, String)>) -> StoreError {
+    const SHOWN: usize = 10;
+    let mut list: Vec<String> = emails
+        .iter()
+        .take(SHOWN)
+        .map(|(email, batch)| format!("{email} (batch {batch})"))
+        .collect();
+    if emails.len() > SHOWN {
+        list.push(format!("and {} more", emails.len() - SHOWN));
+    }
+    let message = format!(
+        "{} already a user of an active batch: {}",
+        if emails.len() == 1 {
+            "1 address is".to_owned()
+        } else {
+            format!("{} addresses are", emails.len())
+        },
+        list.join(", ")
+    );
+    StoreError::Conflict { message, emails }
+}
+
+/// Inserts users into a batch after checking that none of their addresses
+/// is twice in `users`, already in this batch, or a user of another active
+/// batch (one where it is not Completed). Runs inside the caller's
+/// transaction; on a clash nothing is inserted.
+async fn insert_users(
+    conn: &mut sqlx::SqliteConnection,
+    batch_id: &str,
+    batch_name: &str,
+    users: &[PreparedUser],
+) -> Result<(), StoreError> {
+    let mut clashes: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for u in users {
+        if !seen.insert(u.email.to_lowercase()) {
+            clashes.push((u.email.clone(), batch_name.to_owned()));
+            continue;
+        }
+        let others: Vec<String> = sqlx::query_scalar(
+            "SELECT b.name FROM migration_users u JOIN batches b ON b.id = u.batch_id \
+             WHERE lower(u.email) = lower($1) AND (u.batch_id = $2 OR u.status <> 'Completed') \
+             ORDER BY lower(b.name), b.name",
+        )
+        .bind(&u.email)
+        .bind(batch_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| StoreError::db("check addresses against the active batches", e))?;
+        clashes.extend(others.into_iter().map(|b| (u.email.clone(), b)));
+    }
+    if !clashes.is_empty() {
+        return Err(conflict(clashes));
+    }
+    let now = now_ms();
+    for u in users {
+        sqlx::query(
+            "INSERT INTO migration_users (id, batch_id, email, source_login, source_secret, \
+             status, csv_line, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(&u.id)
+        .bind(batch_id)
+        .bind(&u.email)
+        .bind(&u.source_login)
+        .bind(&u.sealed_secret)
+        .bind(UserStatus::Queued.as_str())
+        .bind(u.csv_line)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::db("add migration user", e))?;
+    }
+    Ok(())
+}
+
+/// `NotFound` unless the user exists.
+async fn require_user(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<(), StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM migration_users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(|e| StoreError::db("look up migration user", e))?;
+    found.map(|_| ()).ok_or_else(|| user_not_found(id))
+}
+
+/// Creates the folder state of (`user_id`, `folder`) if it has none.
+async fn ensure_folder(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    folder: &str,
+    target_folder: Option<&str>,
+    source_uidvalidity: u32,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO folder_states (user_id, source_folder, target_folder, source_uidvalidity, \
+         updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, source_folder) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(folder)
+    .bind(target_folder)
+    .bind(i64::from(source_uidvalidity))
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::db("create folder state", e))?;
+    Ok(())
+}
+
+async fn user_by_id(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<UserRecord, StoreError> {
+    let row = sqlx::query(&format!("{USER_SELECT} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(|e| StoreError::db("read migration user", e))?
+        .ok_or_else(|| user_not_found(id))?;
+    user_row(&row)?.into_record()
 }
 
 /// The place of an endpoint's sealed administrator secret.
@@ -453,14 +747,19 @@ impl Store for SqliteStore {
     }
 
     async fn create_batch(&self, new: NewBatch) -> Result<BatchRecord, StoreError> {
+        self.create_batch_with_users(new, Vec::new()).await
+    }
+
+    async fn create_batch_with_users(
+        &self,
+        new: NewBatch,
+        users: Vec<NewMigrationUser>,
+    ) -> Result<BatchRecord, StoreError> {
         let options = serde_json::to_string(&new.options_json)
             .map_err(|e| StoreError::Database(format!("encode batch options: {e}")))?;
         let id = new_id()?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| StoreError::db("create batch", e))?;
+        let users = self.prepare_users(users)?;
+        let mut tx = self.begin("create batch").await?;
         let source = self.endpoint_id(&mut tx, &new.source_endpoint).await?;
         let target = self.endpoint_id(&mut tx, &new.target_endpoint).await?;
         let now = now_ms();
@@ -488,15 +787,106 @@ impl Store for SqliteStore {
             }
             Err(e) => return Err(StoreError::db("create batch", e)),
         }
+        insert_users(&mut tx, &id, new.name.as_str(), &users).await?;
         tx.commit()
             .await
             .map_err(|e| StoreError::db("create batch", e))?;
-        let row = sqlx::query(&format!("{BATCH_SELECT} WHERE b.id = $1"))
-            .bind(&id)
-            .fetch_one(&self.pool)
+        self.batch_by_id(&id).await
+    }
+
+    async fn add_users(
+        &self,
+        batch: &str,
+        users: Vec<NewMigrationUser>,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let users = self.prepare_users(users)?;
+        let mut tx = self.begin("add migration users").await?;
+        let found: Option<(String, String, bool)> =
+            sqlx::query_as("SELECT id, name, removing FROM batches WHERE lower(name) = lower($1)")
+                .bind(batch)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("look up batch", e))?;
+        let (batch_id, batch_name, removing) = found.ok_or_else(|| StoreError::NotFound {
+            what: "batch",
+            name: batch.to_owned(),
+        })?;
+        if removing {
+            return Err(StoreError::Conflict {
+                message: format!("batch {batch_name:?} is being removed; it takes no new users"),
+                emails: Vec::new(),
+            });
+        }
+        insert_users(&mut tx, &batch_id, &batch_name, &users).await?;
+        tx.commit()
             .await
-            .map_err(|e| StoreError::db("read batch", e))?;
-        batch_row(&row)?.into_record()
+            .map_err(|e| StoreError::db("add migration users", e))?;
+        let rows = sqlx::query(&format!("{USER_SELECT} WHERE u.batch_id = $1"))
+            .bind(&batch_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("read migration users", e))?;
+        let mut by_id: HashMap<String, UserRecord> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let user = user_row(row)?.into_record()?;
+            by_id.insert(user.id.clone(), user);
+        }
+        users
+            .iter()
+            .map(|u| by_id.remove(&u.id).ok_or_else(|| user_not_found(&u.id)))
+            .collect()
+    }
+
+    async fn batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
+        let rows = sqlx::query(&format!("{BATCH_SELECT} ORDER BY lower(b.name), b.name"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("list batches", e))?;
+        rows.iter().map(|r| batch_row(r)?.into_record()).collect()
+    }
+
+    async fn set_batch_started(&self, batch: &str, started: bool) -> Result<(), StoreError> {
+        // started_at is set when the flag goes from off to on
+        let sql = if started {
+            "UPDATE batches SET started_at = CASE WHEN started = $2 THEN started_at ELSE $3 END, \
+             started = $2, updated_at = $3 WHERE lower(name) = lower($1)"
+        } else {
+            "UPDATE batches SET started = $2, updated_at = $3 WHERE lower(name) = lower($1)"
+        };
+        let done = sqlx::query(sql)
+            .bind(batch)
+            .bind(started)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("start or stop batch", e))?;
+        batch_updated(done.rows_affected(), batch)
+    }
+
+    async fn set_batch_removing(&self, batch: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE batches SET removing = $2, updated_at = $3 WHERE lower(name) = lower($1)",
+        )
+        .bind(batch)
+        .bind(true)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("mark batch as being removed", e))?;
+        batch_updated(done.rows_affected(), batch)
+    }
+
+    async fn set_batch_complete_requested(&self, batch: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE batches SET complete_requested_at = COALESCE(complete_requested_at, $2), \
+             updated_at = $2 WHERE lower(name) = lower($1)",
+        )
+        .bind(batch)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("request batch completion", e))?;
+        batch_updated(done.rows_affected(), batch)
     }
 
     async fn batch(&self, name: &str) -> Result<BatchRecord, StoreError> {
@@ -535,6 +925,594 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::db("list batches", e))?;
         let id = self.endpoint_id(&mut conn, endpoint).await?;
         batch_names_using(&mut conn, &id).await
+    }
+
+    async fn users(&self, filter: UserFilter) -> Result<Vec<UserRecord>, StoreError> {
+        if let Some(batch) = &filter.batch {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM batches WHERE lower(name) = lower($1)")
+                    .bind(batch)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::db("look up batch", e))?;
+            if found.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "batch",
+                    name: batch.clone(),
+                });
+            }
+        }
+        let mut sql = String::from(USER_SELECT);
+        let mut binds: Vec<&str> = Vec::new();
+        for (condition, value) in [
+            ("lower(b.name) = lower(${})", filter.batch.as_deref()),
+            ("u.status = ${}", filter.status.map(UserStatus::as_str)),
+            ("lower(u.email) = lower(${})", filter.email.as_deref()),
+        ] {
+            if let Some(value) = value {
+                binds.push(value);
+                sql.push_str(if binds.len() == 1 { " WHERE " } else { " AND " });
+                sql.push_str(&condition.replace("{}", &binds.len().to_string()));
+            }
+        }
+        sql.push_str(USER_ORDER);
+        sql.push_str(&format!(
+            " LIMIT ${} OFFSET ${}",
+            binds.len() + 1,
+            binds.len() + 2
+        ));
+        let limit = match filter.limit {
+            Some(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            None => i64::MAX,
+        };
+        let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("list migration users", e))?;
+        rows.iter().map(|r| user_row(r)?.into_record()).collect()
+    }
+
+    async fn user(&self, id: &str) -> Result<UserRecord, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::db("read migration user", e))?;
+        user_by_id(&mut conn, id).await
+    }
+
+    async fn user_secret(&self, id: &str) -> Result<Option<Secret>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> =
+            sqlx::query_as("SELECT source_secret FROM migration_users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| StoreError::db("read migration user secret", e))?;
+        match row.ok_or_else(|| user_not_found(id))? {
+            (Some(sealed),) => Ok(Some(self.secrets.open(&sealed, source_secret_at(id))?)),
+            (None,) => Ok(None),
+        }
+    }
+
+    async fn transition_user(
+        &self,
+        id: &str,
+        from: UserStatus,
+        to: UserStatus,
+        error: Option<String>,
+    ) -> Result<UserRecord, StoreError> {
+        let mut sql = String::from(
+            "UPDATE migration_users SET status = $3, last_error = $4, updated_at = $5",
+        );
+        let synced = matches!(to, UserStatus::Synced | UserStatus::Completed);
+        if synced {
+            sql.push_str(", was_synced = $6, last_sync_at = $5");
+        }
+        if matches!(
+            to,
+            UserStatus::Syncing | UserStatus::IncrementalSyncing | UserStatus::Completing
+        ) {
+            sql.push_str(", sync_started_at = $5");
+        }
+        sql.push_str(" WHERE id = $1 AND status = $2");
+        let mut tx = self.begin("change migration user status").await?;
+        let mut query = sqlx::query(&sql)
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(error)
+            .bind(now_ms());
+        if synced {
+            query = query.bind(true);
+        }
+        let done = query
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("change migration user status", e))?;
+        if done.rows_affected() == 0 {
+            let actual: Option<String> =
+                sqlx::query_scalar("SELECT status FROM migration_users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db("read migration user status", e))?;
+            let actual = actual.ok_or_else(|| user_not_found(id))?;
+            let actual = actual.parse().map_err(|e: String| {
+                StoreError::corrupt(format!("migration user {id:?}, column status: {e}"))
+            })?;
+            return Err(StoreError::StateChanged {
+                expected: from,
+                actual,
+            });
+        }
+        let user = user_by_id(&mut tx, id).await?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("change migration user status", e))?;
+        Ok(user)
+    }
+
+    async fn set_user_counters(&self, id: &str, c: UserCounters) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE migration_users SET items_source = $2, items_synced = $3, \
+             items_skipped_bad = $4, items_skipped_large = $5, bytes_synced = $6, updated_at = $7 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(to_i64(c.items_source, "items_source")?)
+        .bind(to_i64(c.items_synced, "items_synced")?)
+        .bind(to_i64(c.items_skipped_bad, "items_skipped_bad")?)
+        .bind(to_i64(c.items_skipped_large, "items_skipped_large")?)
+        .bind(to_i64(c.bytes_synced, "bytes_synced")?)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("set migration user counters", e))?;
+        if done.rows_affected() == 0 {
+            return Err(user_not_found(id));
+        }
+        Ok(())
+    }
+
+    async fn folder_states(&self, user_id: &str) -> Result<Vec<FolderState>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FOLDER_COLUMNS} FROM folder_states WHERE user_id = $1 ORDER BY source_folder"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list folder states", e))?;
+        rows.iter()
+            .map(|r| folder_state_row(r)?.into_record())
+            .collect()
+    }
+
+    async fn upsert_folder_state(&self, state: &FolderState) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO folder_states (user_id, source_folder, target_folder, source_uidvalidity, \
+             target_uidvalidity, highest_modseq, last_seen_uid, subscribed, messages_source, \
+             last_sync_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (user_id, source_folder) DO UPDATE SET \
+             target_folder = excluded.target_folder, \
+             source_uidvalidity = excluded.source_uidvalidity, \
+             target_uidvalidity = excluded.target_uidvalidity, \
+             highest_modseq = excluded.highest_modseq, \
+             last_seen_uid = excluded.last_seen_uid, \
+             subscribed = excluded.subscribed, \
+             messages_source = excluded.messages_source, \
+             last_sync_at = excluded.last_sync_at, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&state.user_id)
+        .bind(&state.source_folder)
+        .bind(&state.target_folder)
+        .bind(state.source_uidvalidity.map(i64::from))
+        .bind(state.target_uidvalidity.map(i64::from))
+        .bind(
+            state
+                .highest_modseq
+                .map(|m| to_i64(m, "HIGHESTMODSEQ"))
+                .transpose()?,
+        )
+        .bind(state.last_seen_uid.map(i64::from))
+        .bind(state.subscribed)
+        .bind(to_i64(state.messages_source, "messages_source")?)
+        .bind(state.last_sync_at.map(|t| t.timestamp_millis()))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_foreign_key_violation(&e) => Err(user_not_found(&state.user_id)),
+            Err(e) => Err(StoreError::db("save folder state", e)),
+        }
+    }
+
+    async fn copied_uids(
+        &self,
+        user_id: &str,
+        source_folder: &str,
+        source_uidvalidity: u32,
+    ) -> Result<Vec<u32>, StoreError> {
+        // Answered from the partial index uid_map_done alone (the primary
+        // key would need a table lookup per row to check the state: ~20x
+        // slower on 100k rows). SQLite's planner, without statistics, may
+        // pick the primary key, hence INDEXED BY (PostgreSQL picks an
+        // index-only scan by itself). The UIDs come back as one text
+        // (group_concat; string_agg in PostgreSQL): one row instead of 100k+
+        // through the driver. Its order is not guaranteed: sorted here.
+        let list: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(source_uid) FROM uid_map INDEXED BY uid_map_done \
+             WHERE user_id = $1 AND source_folder = $2 AND source_uidvalidity = $3 \
+             AND state = 'done'",
+        )
+        .bind(user_id)
+        .bind(source_folder)
+        .bind(i64::from(source_uidvalidity))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list copied UIDs", e))?;
+        let mut uids = match list.as_deref() {
+            None | Some("") => return Ok(Vec::new()),
+            Some(list) => list
+                .split(',')
+                .map(|uid| {
+                    uid.parse::<u32>().map_err(|_| {
+                        StoreError::corrupt(format!(
+                            "uid map of folder {source_folder:?}, column source_uid: \
+                             {uid:?} is not a UID"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<u32>, StoreError>>()?,
+        };
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    async fn open_intents(
+        &self,
+        user_id: &str,
+        source_folder: &str,
+    ) -> Result<Vec<CopyIntent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INTENT_COLUMNS} FROM uid_map WHERE user_id = $1 AND source_folder = $2 \
+             AND state = 'intent' ORDER BY source_uidvalidity, source_uid"
+        ))
+        .bind(user_id)
+        .bind(source_folder)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list open copy intents", e))?;
+        rows.iter().map(|r| intent_row(r)?.into_record()).collect()
+    }
+
+    async fn record_intents(
+        &self,
+        user_id: &str,
+        intents: &[CopyIntent],
+    ) -> Result<(), StoreError> {
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let sizes = intents
+            .iter()
+            .map(|i| to_i64(i.size, "message size"))
+            .collect::<Result<Vec<i64>, StoreError>>()?;
+        let mut tx = self.begin("record copy intents").await?;
+        require_user(&mut tx, user_id).await?;
+        let now = now_ms();
+        let mut folders: HashSet<&str> = HashSet::new();
+        for (intent, size) in intents.iter().zip(sizes) {
+            if folders.insert(&intent.source_folder) {
+                ensure_folder(
+                    &mut tx,
+                    user_id,
+                    &intent.source_folder,
+                    Some(&intent.target_folder),
+                    intent.source_uidvalidity,
+                    now,
+                )
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO uid_map (user_id, source_folder, source_uidvalidity, source_uid, \
+                 target_folder, target_uidvalidity, target_uidnext, state, size, internal_date, \
+                 sha256, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent', $8, $9, $10, $11) \
+                 ON CONFLICT (user_id, source_folder, source_uidvalidity, source_uid) \
+                 DO UPDATE SET target_folder = excluded.target_folder, \
+                 target_uidvalidity = excluded.target_uidvalidity, \
+                 target_uidnext = excluded.target_uidnext, size = excluded.size, \
+                 internal_date = excluded.internal_date, sha256 = excluded.sha256, \
+                 updated_at = excluded.updated_at \
+                 WHERE uid_map.state = 'intent'",
+            )
+            .bind(user_id)
+            .bind(&intent.source_folder)
+            .bind(i64::from(intent.source_uidvalidity))
+            .bind(i64::from(intent.source_uid))
+            .bind(&intent.target_folder)
+            .bind(intent.target_uidvalidity.map(i64::from))
+            .bind(intent.target_uidnext.map(i64::from))
+            .bind(size)
+            .bind(intent.internal_date)
+            .bind(intent.sha256.as_ref().map(|h| h.as_slice()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("record copy intent", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("record copy intents", e))
+    }
+
+    async fn record_copies_done(&self, user_id: &str, done: &[CopyDone]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin("record copies done").await?;
+        require_user(&mut tx, user_id).await?;
+        let now = now_ms();
+        // per folder: (messages, bytes) newly done
+        let mut added: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for d in done {
+            let found: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT state, size FROM uid_map WHERE user_id = $1 AND source_folder = $2 \
+                 AND source_uidvalidity = $3 AND source_uid = $4",
+            )
+            .bind(user_id)
+            .bind(&d.source_folder)
+            .bind(i64::from(d.source_uidvalidity))
+            .bind(i64::from(d.source_uid))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("read copy intent", e))?;
+            let size = match found {
+                None => {
+                    return Err(StoreError::NotFound {
+                        what: "copy intent",
+                        name: format!(
+                            "{} {}:{}",
+                            d.source_folder, d.source_uidvalidity, d.source_uid
+                        ),
+                    })
+                }
+                // already done: idempotent, not counted again
+                Some((state, _)) if state == "done" => continue,
+                Some((_, size)) => size.unwrap_or(0),
+            };
+            sqlx::query(
+                "UPDATE uid_map SET state = 'done', \
+                 target_uidvalidity = COALESCE($5, target_uidvalidity), target_uid = $6, \
+                 updated_at = $7 \
+                 WHERE user_id = $1 AND source_folder = $2 AND source_uidvalidity = $3 \
+                 AND source_uid = $4",
+            )
+            .bind(user_id)
+            .bind(&d.source_folder)
+            .bind(i64::from(d.source_uidvalidity))
+            .bind(i64::from(d.source_uid))
+            .bind(d.target_uidvalidity.map(i64::from))
+            .bind(d.target_uid.map(i64::from))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("record copy done", e))?;
+            let entry = added.entry(d.source_folder.as_str()).or_default();
+            entry.0 += 1;
+            entry.1 += size;
+        }
+        let (mut messages, mut bytes) = (0i64, 0i64);
+        for (folder, (n, b)) in &added {
+            sqlx::query(
+                "UPDATE folder_states SET messages_synced = messages_synced + $3, \
+                 bytes_synced = bytes_synced + $4, updated_at = $5 \
+                 WHERE user_id = $1 AND source_folder = $2",
+            )
+            .bind(user_id)
+            .bind(*folder)
+            .bind(n)
+            .bind(b)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("count copies in folder state", e))?;
+            messages += n;
+            bytes += b;
+        }
+        if messages > 0 {
+            sqlx::query(
+                "UPDATE migration_users SET items_synced = items_synced + $2, \
+                 bytes_synced = bytes_synced + $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(messages)
+            .bind(bytes)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("count copies of migration user", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("record copies done", e))
+    }
+
+    async fn drop_intents(
+        &self,
+        user_id: &str,
+        keys: &[(String, u32, u32)],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin("drop copy intents").await?;
+        for (folder, uidvalidity, uid) in keys {
+            sqlx::query(
+                "DELETE FROM uid_map WHERE user_id = $1 AND source_folder = $2 \
+                 AND source_uidvalidity = $3 AND source_uid = $4 AND state = 'intent'",
+            )
+            .bind(user_id)
+            .bind(folder)
+            .bind(i64::from(*uidvalidity))
+            .bind(i64::from(*uid))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("drop copy intent", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("drop copy intents", e))
+    }
+
+    async fn uid_map(
+        &self,
+        user_id: &str,
+        source_folder: &str,
+        source_uidvalidity: u32,
+    ) -> Result<Vec<(u32, Option<u32>)>, StoreError> {
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT source_uid, target_uid FROM uid_map INDEXED BY uid_map_done \
+             WHERE user_id = $1 AND source_folder = $2 AND source_uidvalidity = $3 \
+             AND state = 'done' ORDER BY source_uid",
+        )
+        .bind(user_id)
+        .bind(source_folder)
+        .bind(i64::from(source_uidvalidity))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("read UID map", e))?;
+        rows.into_iter()
+            .map(|(s, t)| {
+                Ok((
+                    int("uid map", source_folder, "source_uid", s)?,
+                    t.map(|t| int("uid map", source_folder, "target_uid", t))
+                        .transpose()?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn record_skipped(&self, user_id: &str, item: &SkippedItem) -> Result<(), StoreError> {
+        let id = new_id()?;
+        let size = item.size.map(|s| to_i64(s, "message size")).transpose()?;
+        let mut tx = self.begin("record skipped message").await?;
+        require_user(&mut tx, user_id).await?;
+        let now = now_ms();
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT kind FROM skipped_items WHERE user_id = $1 AND folder = $2 \
+             AND source_uidvalidity = $3 AND uid = $4",
+        )
+        .bind(user_id)
+        .bind(&item.folder)
+        .bind(i64::from(item.source_uidvalidity))
+        .bind(i64::from(item.uid))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("read skipped message", e))?;
+        match before {
+            None => {
+                sqlx::query(
+                    "INSERT INTO skipped_items (id, user_id, folder, source_uidvalidity, uid, \
+                     size, message_date_text, subject, kind, reason, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&id)
+                .bind(user_id)
+                .bind(&item.folder)
+                .bind(i64::from(item.source_uidvalidity))
+                .bind(i64::from(item.uid))
+                .bind(size)
+                .bind(&item.date)
+                .bind(&item.subject)
+                .bind(item.kind.as_str())
+                .bind(&item.reason)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("record skipped message", e))?;
+                sqlx::query(
+                    "UPDATE folder_states SET messages_skipped = messages_skipped + 1, \
+                     updated_at = $3 WHERE user_id = $1 AND source_folder = $2",
+                )
+                .bind(user_id)
+                .bind(&item.folder)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("count skipped message in folder state", e))?;
+                let column = skipped_column(item.kind);
+                sqlx::query(&format!(
+                    "UPDATE migration_users SET {column} = {column} + 1, updated_at = $2 \
+                     WHERE id = $1"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("count skipped message of migration user", e))?;
+            }
+            Some(old) => {
+                let old: SkipKind = old.parse().map_err(|e: String| {
+                    StoreError::corrupt(format!("skipped item of {user_id:?}, column kind: {e}"))
+                })?;
+                sqlx::query(
+                    "UPDATE skipped_items SET size = $5, message_date_text = $6, subject = $7, \
+                     kind = $8, reason = $9 \
+                     WHERE user_id = $1 AND folder = $2 AND source_uidvalidity = $3 AND uid = $4",
+                )
+                .bind(user_id)
+                .bind(&item.folder)
+                .bind(i64::from(item.source_uidvalidity))
+                .bind(i64::from(item.uid))
+                .bind(size)
+                .bind(&item.date)
+                .bind(&item.subject)
+                .bind(item.kind.as_str())
+                .bind(&item.reason)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("update skipped message", e))?;
+                if old != item.kind {
+                    let (from, to) = (skipped_column(old), skipped_column(item.kind));
+                    sqlx::query(&format!(
+                        "UPDATE migration_users SET {from} = {from} - 1, {to} = {to} + 1, \
+                         updated_at = $2 WHERE id = $1"
+                    ))
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db("recount skipped messages of migration user", e))?;
+                }
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("record skipped message", e))
+    }
+
+    async fn skipped_items(&self, user_id: &str) -> Result<Vec<SkippedItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, folder, source_uidvalidity, uid, size, message_date_text, subject, kind, \
+             reason, created_at FROM skipped_items WHERE user_id = $1 \
+             ORDER BY folder, source_uidvalidity, uid",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list skipped messages", e))?;
+        rows.iter().map(|r| skipped_row(r)?.into_record()).collect()
     }
 
     async fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
@@ -586,6 +1564,17 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::db("list events", e))?;
         rows.iter().map(|r| event_row(r)?.into_record()).collect()
     }
+}
+
+/// `NotFound` if an update by batch name touched no row.
+fn batch_updated(rows: u64, batch: &str) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::NotFound {
+            what: "batch",
+            name: batch.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 async fn batch_names_using(

@@ -33,6 +33,13 @@ fn random_failed(e: getrandom::Error) -> StoreError {
     }
 }
 
+/// A count or size as the schema stores it (BIGINT); beyond `i64::MAX` it
+/// cannot be stored.
+pub fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v)
+        .map_err(|_| StoreError::Unsupported(format!("{what} {v} is too large to be stored")))
+}
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()

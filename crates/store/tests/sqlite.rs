@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mailferry_core::Secret;
+use mailferry_store::migrate::{latest_version, SCHEMA_MIGRATIONS_DDL, SQLITE_MIGRATIONS};
 use mailferry_store::secrets::{SecretBox, KEY_FILE_NAME};
 use mailferry_store::sqlite::DB_FILE_NAME;
 use mailferry_store::{SecretError, SqliteStore, Store, StoreError};
@@ -64,6 +65,7 @@ async fn the_password_never_reaches_a_file_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let password = "Zebra-Quartz-7731-distinctive-pässword";
+    let user_password = "Okapi-Lantern-4410-user-sécret";
     let store = SqliteStore::open(&data).await.unwrap();
     let mut ep = suite::new_endpoint("src", Some(password));
     ep.settings.admin_login = Some("admin-login-marker".into());
@@ -90,12 +92,60 @@ async fn the_password_never_reaches_a_file_in_clear() {
         format!("{password}-2")
     );
 
+    // a migration user's own source password, from the CSV
+    store
+        .create_endpoint(suite::new_endpoint("tgt", None))
+        .await
+        .unwrap();
+    store
+        .create_batch_with_users(
+            suite::new_batch("b", "src", "tgt"),
+            vec![suite::new_user("u@x.example", 2, Some(user_password))],
+        )
+        .await
+        .unwrap();
+    store
+        .add_users(
+            "b",
+            vec![suite::new_user(
+                "v@x.example",
+                3,
+                Some(&format!("{user_password}-2")),
+            )],
+        )
+        .await
+        .unwrap();
+    let users = store
+        .users(mailferry_store::UserFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_secret(&users[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        user_password
+    );
+    assert_eq!(
+        store
+            .user_secret(&users[1].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        format!("{user_password}-2")
+    );
+
     // before the checkpoint (the row is in the WAL) ...
     let scanned = assert_absent(&data, password.as_bytes());
+    assert_absent(&data, user_password.as_bytes());
     assert!(scanned > 4096, "scanned only {scanned} bytes");
     // ... and after it, and after close
     store.checkpoint().await.unwrap();
     assert_absent(&data, password.as_bytes());
+    assert_absent(&data, user_password.as_bytes());
     // the scan does find what is stored in clear, so it would find the password
     let found = files(&data).iter().any(|p| {
         let b = std::fs::read(p).unwrap();
@@ -105,6 +155,8 @@ async fn the_password_never_reaches_a_file_in_clear() {
     store.close().await;
     assert_absent(&data, password.as_bytes());
     assert_absent(&data, &password.as_bytes()[..12]);
+    assert_absent(&data, user_password.as_bytes());
+    assert_absent(&data, &user_password.as_bytes()[..12]);
 }
 
 #[tokio::test]
@@ -117,7 +169,8 @@ async fn open_creates_a_private_data_dir_and_reopens_idempotently() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join(KEY_FILE_NAME)), 0o600);
     assert_eq!(mode(&data.join(DB_FILE_NAME)), 0o600);
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(latest_version(SQLITE_MIGRATIONS), 2);
     assert_eq!(store.backend(), "sqlite");
     store
         .create_endpoint(suite::new_endpoint("src", Some("pw")))
@@ -127,9 +180,9 @@ async fn open_creates_a_private_data_dir_and_reopens_idempotently() {
 
     for _ in 0..2 {
         let again = SqliteStore::open(&data).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 1);
+        assert_eq!(again.schema_version().await.unwrap(), 2);
         let rows: i64 = count(&again, "schema_migrations").await;
-        assert_eq!(rows, 1);
+        assert_eq!(rows, 2);
         assert_eq!(
             again
                 .endpoint_secret("src")
@@ -340,4 +393,123 @@ async fn a_corrupt_value_is_reported_as_such() {
     let err = store.endpoint("a").await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("login_format"), "{err}");
+}
+
+/// A database created at schema version 1 (before the sync-state API) is
+/// brought to the newest version on open, keeping its rows.
+#[tokio::test]
+async fn a_version_1_database_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE_NAME);
+    std::fs::File::create(&path).unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(SCHEMA_MIGRATIONS_DDL)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(SQLITE_MIGRATIONS[0].sql)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    for sql in [
+        "INSERT INTO endpoints (id, name, kind, host, port, security, impersonation, login_format, \
+         max_concurrent_migrations, max_concurrent_incremental, created_at, updated_at) \
+         VALUES ('e1', 'src', 'imap', 'h.example', 993, 'tls', 'none', '%EMAIL%', 1, 1, 0, 0)",
+        "INSERT INTO batches (id, name, source_endpoint_id, target_endpoint_id, created_at, updated_at) \
+         VALUES ('b1', 'old', 'e1', 'e1', 0, 0)",
+        "INSERT INTO migration_users (id, batch_id, email, source_login, csv_line, created_at, updated_at) \
+         VALUES ('u1', 'b1', 'a@x.example', 'a', 2, 0, 0)",
+        "INSERT INTO folder_states (user_id, source_folder, updated_at) VALUES ('u1', 'INBOX', 0)",
+        "INSERT INTO uid_map (user_id, source_folder, source_uidvalidity, source_uid, target_folder, \
+         state, size, updated_at) VALUES ('u1', 'INBOX', 7, 1, 'INBOX', 'intent', 10, 0)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open_with(&path, key(1)).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    let open = store.open_intents("u1", "INBOX").await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].target_uidnext, open[0].size), (None, 10));
+    store
+        .record_copies_done("u1", &[suite::done("INBOX", 7, 1, Some(3))])
+        .await
+        .unwrap();
+    assert_eq!(store.copied_uids("u1", "INBOX", 7).await.unwrap(), [1]);
+    assert_eq!(store.user("u1").await.unwrap().bytes_synced, 10);
+    let b = store.batch("old").await.unwrap();
+    assert_eq!((b.started_at, b.complete_requested_at), (None, None));
+}
+
+/// copied_uids answers from the primary key: 100k copied messages (and as
+/// many in another folder and another UIDVALIDITY) come back quickly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_uids_of_100k_messages_is_fast() {
+    let (dir, store) = fresh().await;
+    suite::one_user(&store).await;
+    let user = suite::all_users(&store).await.remove(0);
+    // the rows go in through SQL (recording 300k copies one by one would
+    // only measure the inserts)
+    store
+        .record_intents(
+            &user.id,
+            &[
+                suite::intent("INBOX", 7, 1, 1),
+                suite::intent("Other", 7, 1, 1),
+            ],
+        )
+        .await
+        .unwrap();
+    let db = dir.path().join(DB_FILE_NAME);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    for (folder, uidvalidity) in [("INBOX", 7), ("INBOX", 8), ("Other", 7)] {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO uid_map (user_id, source_folder, source_uidvalidity, source_uid, \
+             target_folder, target_uid, state, size, updated_at) \
+             SELECT $1, $2, $3, (i * 7919) % 200000 + 2, 'INBOX', i, 'done', 100, 0 FROM n",
+        )
+        .bind(&user.id)
+        .bind(folder)
+        .bind(uidvalidity)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    store
+        .record_copies_done(&user.id, &[suite::done("INBOX", 7, 1, Some(1))])
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let uids = store.copied_uids(&user.id, "INBOX", 7).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(uids.len(), 100_000);
+    assert_eq!(uids[0], 1);
+    assert!(
+        uids.windows(2).all(|w| w[0] < w[1]),
+        "sorted, no duplicates"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "copied_uids took {took:?}"
+    );
+    eprintln!("copied_uids of 100k rows: {took:?}");
+    // the open intent of the other folder is not counted as copied
+    assert_eq!(
+        store.copied_uids(&user.id, "Other", 7).await.unwrap().len(),
+        99_999
+    );
 }

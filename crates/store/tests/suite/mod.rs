@@ -6,11 +6,15 @@
 
 use std::sync::Arc;
 
+use mailferry_core::state::UserStatus;
 use mailferry_core::{
-    EndpointKind, EndpointSettings, Impersonation, LoginFormat, Name, Secret, Security,
+    EmailAddress, EndpointKind, EndpointSettings, Impersonation, LoginFormat, Name, Secret,
+    Security,
 };
 use mailferry_store::{
-    EventFilter, EventLevel, NewBatch, NewEndpoint, NewEvent, Store, StoreError,
+    CopyDone, CopyIntent, EventFilter, EventLevel, FolderState, NewBatch, NewEndpoint, NewEvent,
+    NewMigrationUser, SkipKind, SkippedItem, Store, StoreError, UserCounters, UserFilter,
+    UserRecord,
 };
 
 pub fn name(s: &str) -> Name {
@@ -538,6 +542,1112 @@ pub async fn concurrent_writes_succeed(store: Arc<dyn Store>) {
     assert_eq!(store.endpoints().await.unwrap().len(), 16);
 }
 
+pub fn new_user(email: &str, csv_line: u64, password: Option<&str>) -> NewMigrationUser {
+    NewMigrationUser {
+        email: EmailAddress::parse(email).unwrap(),
+        source_login: format!("login-{email}"),
+        source_secret: password.map(|p| Secret::new(p.into())),
+        csv_line,
+    }
+}
+
+/// Endpoints `src` and `tgt`, for batches.
+pub async fn two_endpoints(store: &Arc<dyn Store>) {
+    for n in ["src", "tgt"] {
+        store.create_endpoint(new_endpoint(n, None)).await.unwrap();
+    }
+}
+
+/// A batch `b` with one user `u@x.example`; returns the user.
+pub async fn one_user(store: &Arc<dyn Store>) -> UserRecord {
+    two_endpoints(store).await;
+    store
+        .create_batch_with_users(
+            new_batch("b", "src", "tgt"),
+            vec![new_user("u@x.example", 2, None)],
+        )
+        .await
+        .unwrap();
+    all_users(store).await.remove(0)
+}
+
+pub async fn all_users(store: &Arc<dyn Store>) -> Vec<UserRecord> {
+    store.users(UserFilter::default()).await.unwrap()
+}
+
+fn emails(users: &[UserRecord]) -> Vec<&str> {
+    users.iter().map(|u| u.email.as_str()).collect()
+}
+
+fn conflict_emails(err: StoreError) -> Vec<(String, String)> {
+    match err {
+        StoreError::Conflict { emails, message } => {
+            for (email, batch) in &emails {
+                assert!(message.contains(email.as_str()), "{message}");
+                assert!(message.contains(batch.as_str()), "{message}");
+            }
+            emails
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+fn pair(email: &str, batch: &str) -> (String, String) {
+    (email.to_owned(), batch.to_owned())
+}
+
+/// The batch and its users are written together; a refused request
+/// writes nothing.
+pub async fn batch_with_users_is_created_atomically(store: Arc<dyn Store>) {
+    two_endpoints(&store).await;
+    let users = vec![
+        new_user("carol@x.example", 4, None),
+        new_user("Alice@X.example", 2, Some("alice-pw")),
+        new_user("bob@x.example", 3, None),
+    ];
+    let b = store
+        .create_batch_with_users(new_batch("wave-1", "src", "tgt"), users)
+        .await
+        .unwrap();
+    assert!(!b.started && !b.removing);
+    assert_eq!((b.started_at, b.complete_requested_at), (None, None));
+    let list = all_users(&store).await;
+    assert_eq!(
+        emails(&list),
+        ["Alice@x.example", "bob@x.example", "carol@x.example"]
+    );
+    for u in &list {
+        assert_eq!(u.batch_id, b.id);
+        assert_eq!(u.batch_name.as_str(), "wave-1");
+        assert_eq!(u.status, UserStatus::Queued);
+        assert!(!u.was_synced);
+        assert_eq!(
+            u.source_login,
+            format!("login-{}", u.email.replace("Alice@x", "Alice@X"))
+        );
+        assert_eq!(u.items_synced + u.bytes_synced + u.items_source, 0);
+        assert_eq!(u.last_error, None);
+        assert_eq!(store.user(&u.id).await.unwrap(), *u);
+    }
+    assert_eq!(
+        list.iter().map(|u| u.csv_line).collect::<Vec<_>>(),
+        [Some(2), Some(3), Some(4)]
+    );
+    assert!(list[0].has_source_secret && !list[1].has_source_secret);
+    assert_eq!(
+        store
+            .user_secret(&list[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "alice-pw"
+    );
+    assert!(store.user_secret(&list[1].id).await.unwrap().is_none());
+    assert!(matches!(
+        store.user_secret("nope").await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.user("nope").await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+
+    // the name is taken (in any case): AlreadyExists, no user written
+    let err = store
+        .create_batch_with_users(
+            new_batch("WAVE-1", "src", "tgt"),
+            vec![new_user("new@x.example", 2, None)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { what: "batch", .. }),
+        "{err:?}"
+    );
+    // an address twice in the request: Conflict, neither batch nor users written
+    let err = store
+        .create_batch_with_users(
+            new_batch("wave-2", "src", "tgt"),
+            vec![
+                new_user("dup@x.example", 2, None),
+                new_user("other@x.example", 3, None),
+                new_user("DUP@x.example", 4, None),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("DUP@x.example", "wave-2")]);
+    // a missing endpoint: NotFound
+    assert!(matches!(
+        store
+            .create_batch_with_users(
+                new_batch("wave-3", "src", "missing"),
+                vec![new_user("n@x.example", 2, None)]
+            )
+            .await,
+        Err(StoreError::NotFound {
+            what: "endpoint",
+            ..
+        })
+    ));
+    assert_eq!(all_users(&store).await, list);
+    let names: Vec<String> = store
+        .batches()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.name.to_string())
+        .collect();
+    assert_eq!(names, ["wave-1"]);
+
+    // batch flags
+    store
+        .create_batch(new_batch("Alpha", "tgt", "src"))
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .batches()
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.name.to_string())
+        .collect();
+    assert_eq!(names, ["Alpha", "wave-1"]);
+    store.set_batch_started("WAVE-1", true).await.unwrap();
+    let started = store.batch("wave-1").await.unwrap();
+    assert!(started.started);
+    let at = started.started_at.expect("started_at");
+    store.set_batch_started("wave-1", true).await.unwrap();
+    assert_eq!(store.batch("wave-1").await.unwrap().started_at, Some(at));
+    store.set_batch_started("wave-1", false).await.unwrap();
+    let stopped = store.batch("wave-1").await.unwrap();
+    assert!(!stopped.started);
+    assert_eq!(stopped.started_at, Some(at));
+    store.set_batch_complete_requested("wave-1").await.unwrap();
+    let requested = store
+        .batch("wave-1")
+        .await
+        .unwrap()
+        .complete_requested_at
+        .expect("requested");
+    store.set_batch_complete_requested("wave-1").await.unwrap();
+    assert_eq!(
+        store.batch("wave-1").await.unwrap().complete_requested_at,
+        Some(requested)
+    );
+    store.set_batch_removing("wave-1").await.unwrap();
+    assert!(store.batch("wave-1").await.unwrap().removing);
+    assert!(!store.batch("alpha").await.unwrap().removing);
+    for r in [
+        store.set_batch_started("nope", true).await,
+        store.set_batch_removing("nope").await,
+        store.set_batch_complete_requested("nope").await,
+    ] {
+        assert!(
+            matches!(r, Err(StoreError::NotFound { what: "batch", .. })),
+            "{r:?}"
+        );
+    }
+    // removing a batch takes its users with it
+    store.remove_batch("wave-1").await.unwrap();
+    assert!(all_users(&store).await.is_empty());
+}
+
+/// An address already in another active batch is refused, naming the
+/// address and the batch; nothing is written.
+pub async fn an_address_in_another_active_batch_is_a_conflict(store: Arc<dyn Store>) {
+    two_endpoints(&store).await;
+    store
+        .create_batch_with_users(
+            new_batch("first", "src", "tgt"),
+            vec![
+                new_user("a@x.example", 2, None),
+                new_user("b@x.example", 3, None),
+            ],
+        )
+        .await
+        .unwrap();
+    let before = all_users(&store).await;
+    let err = store
+        .create_batch_with_users(
+            new_batch("second", "src", "tgt"),
+            vec![
+                new_user("B@x.example", 2, Some("pw")),
+                new_user("c@x.example", 3, None),
+                new_user("a@X.EXAMPLE", 4, None),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("2 addresses"), "{err}");
+    assert_eq!(
+        conflict_emails(err),
+        [pair("B@x.example", "first"), pair("a@x.example", "first")]
+    );
+    assert!(matches!(
+        store.batch("second").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(all_users(&store).await, before);
+
+    // add_users: same rules, and an address already in this batch clashes too
+    store
+        .create_batch(new_batch("second", "src", "tgt"))
+        .await
+        .unwrap();
+    let err = store
+        .add_users(
+            "second",
+            vec![
+                new_user("c@x.example", 2, None),
+                new_user("A@x.example", 3, None),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("A@x.example", "first")]);
+    let err = store
+        .add_users(
+            "first",
+            vec![
+                new_user("d@x.example", 4, None),
+                new_user("b@x.example", 5, None),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("b@x.example", "first")]);
+    let err = store
+        .add_users(
+            "second",
+            vec![
+                new_user("e@x.example", 2, None),
+                new_user("E@x.example", 3, None),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("E@x.example", "second")]);
+    assert_eq!(all_users(&store).await, before);
+    assert!(matches!(
+        store
+            .add_users("nope", vec![new_user("z@x.example", 2, None)])
+            .await,
+        Err(StoreError::NotFound { what: "batch", .. })
+    ));
+
+    let added = store
+        .add_users(
+            "SECOND",
+            vec![
+                new_user("d@x.example", 7, None),
+                new_user("c@x.example", 6, Some("c-pw")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(emails(&added), ["d@x.example", "c@x.example"]);
+    assert!(added
+        .iter()
+        .all(|u| u.batch_name.as_str() == "second" && u.status == UserStatus::Queued));
+    assert_eq!(
+        store
+            .user_secret(&added[1].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "c-pw"
+    );
+    assert_eq!(all_users(&store).await.len(), 4);
+
+    // a batch being removed still holds its addresses, and takes no new users
+    store.set_batch_removing("first").await.unwrap();
+    let err = store
+        .create_batch_with_users(
+            new_batch("third", "src", "tgt"),
+            vec![new_user("a@x.example", 2, None)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("a@x.example", "first")]);
+    assert!(matches!(
+        store
+            .add_users("first", vec![new_user("new@x.example", 2, None)])
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(all_users(&store).await.len(), 4);
+}
+
+/// A Completed user frees its address for another batch.
+pub async fn a_completed_user_does_not_clash(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    store
+        .transition_user(&user.id, UserStatus::Queued, UserStatus::Completing, None)
+        .await
+        .unwrap();
+    // Completing is still active
+    let err = store
+        .create_batch_with_users(
+            new_batch("next", "src", "tgt"),
+            vec![new_user("U@x.example", 2, None)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(conflict_emails(err), [pair("U@x.example", "b")]);
+    store
+        .transition_user(
+            &user.id,
+            UserStatus::Completing,
+            UserStatus::Completed,
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .create_batch_with_users(
+            new_batch("next", "src", "tgt"),
+            vec![new_user("U@x.example", 2, None)],
+        )
+        .await
+        .unwrap();
+    let both = store
+        .users(UserFilter {
+            email: Some("u@X.example".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let batches: Vec<&str> = both.iter().map(|u| u.batch_name.as_str()).collect();
+    assert_eq!(batches, ["b", "next"]);
+    // within its own batch the address stays taken (and "next" has it now)
+    let err = store
+        .add_users("b", vec![new_user("u@x.example", 3, None)])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        conflict_emails(err),
+        [pair("u@x.example", "b"), pair("u@x.example", "next")]
+    );
+}
+
+/// transition_user is a compare-and-set; a wrong `from` changes nothing.
+pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let syncing = store
+        .transition_user(&user.id, UserStatus::Queued, UserStatus::Syncing, None)
+        .await
+        .unwrap();
+    assert_eq!(syncing.status, UserStatus::Syncing);
+    assert!(syncing.sync_started_at.is_some());
+    assert_eq!(syncing.last_sync_at, None);
+    assert!(!syncing.was_synced);
+    assert_eq!(store.user(&user.id).await.unwrap(), syncing);
+
+    let err = store
+        .transition_user(
+            &user.id,
+            UserStatus::Queued,
+            UserStatus::Failed,
+            Some("x".into()),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::StateChanged { expected, actual } => {
+            assert_eq!(
+                (expected, actual),
+                (UserStatus::Queued, UserStatus::Syncing)
+            );
+        }
+        other => panic!("expected StateChanged, got {other:?}"),
+    }
+    assert_eq!(store.user(&user.id).await.unwrap(), syncing);
+
+    let failed = store
+        .transition_user(
+            &user.id,
+            UserStatus::Syncing,
+            UserStatus::Failed,
+            Some("boom".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.last_error.as_deref(), Some("boom"));
+    assert!(!failed.was_synced);
+    let queued = store
+        .transition_user(&user.id, UserStatus::Failed, UserStatus::Queued, None)
+        .await
+        .unwrap();
+    assert_eq!(queued.last_error, None);
+    store
+        .transition_user(&user.id, UserStatus::Queued, UserStatus::Syncing, None)
+        .await
+        .unwrap();
+    let synced = store
+        .transition_user(&user.id, UserStatus::Syncing, UserStatus::Synced, None)
+        .await
+        .unwrap();
+    assert!(synced.was_synced);
+    assert!(synced.last_sync_at.is_some());
+    assert!(synced.sync_started_at.is_some());
+    assert!(matches!(
+        store
+            .transition_user("nope", UserStatus::Queued, UserStatus::Syncing, None)
+            .await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+
+    let c = UserCounters {
+        items_source: 10,
+        items_synced: 7,
+        items_skipped_bad: 1,
+        items_skipped_large: 2,
+        bytes_synced: 5_000_000_000,
+    };
+    store.set_user_counters(&user.id, c).await.unwrap();
+    let u = store.user(&user.id).await.unwrap();
+    assert_eq!(
+        (
+            u.items_source,
+            u.items_synced,
+            u.items_skipped_bad,
+            u.items_skipped_large,
+            u.bytes_synced
+        ),
+        (10, 7, 1, 2, 5_000_000_000)
+    );
+    assert!(matches!(
+        store.set_user_counters("nope", c).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub fn intent(folder: &str, uidvalidity: u32, uid: u32, size: u64) -> CopyIntent {
+    CopyIntent {
+        source_folder: folder.into(),
+        source_uidvalidity: uidvalidity,
+        source_uid: uid,
+        target_folder: format!("Migrated/{folder}"),
+        target_uidvalidity: Some(900),
+        target_uidnext: Some(uid.saturating_add(40)),
+        size,
+        internal_date: Some(1_700_000_000 + i64::from(uid)),
+        sha256: Some([uid as u8; 32]),
+    }
+}
+
+pub fn done(folder: &str, uidvalidity: u32, uid: u32, target_uid: Option<u32>) -> CopyDone {
+    CopyDone {
+        source_folder: folder.into(),
+        source_uidvalidity: uidvalidity,
+        source_uid: uid,
+        target_uidvalidity: Some(901),
+        target_uid,
+    }
+}
+
+async fn folder(store: &Arc<dyn Store>, user_id: &str, name: &str) -> FolderState {
+    store
+        .folder_states(user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.source_folder == name)
+        .unwrap_or_else(|| panic!("no folder state {name}"))
+}
+
+/// Intents, then done: the counters move once per message, whatever is
+/// repeated.
+pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.as_str();
+    let intents = vec![
+        intent("INBOX", 7, 3, 300),
+        intent("INBOX", 7, 1, 100),
+        intent("INBOX", 7, 2, 200),
+        intent("Sent", 9, 1, 50),
+    ];
+    store.record_intents(id, &intents).await.unwrap();
+    let open = store.open_intents(id, "INBOX").await.unwrap();
+    assert_eq!(
+        open,
+        vec![intents[1].clone(), intents[2].clone(), intents[0].clone()]
+    );
+    assert!(store.copied_uids(id, "INBOX", 7).await.unwrap().is_empty());
+    // folders got a state
+    let inbox = folder(&store, id, "INBOX").await;
+    assert_eq!(inbox.target_folder.as_deref(), Some("Migrated/INBOX"));
+    assert_eq!(inbox.source_uidvalidity, Some(7));
+    assert_eq!((inbox.messages_synced, inbox.bytes_synced), (0, 0));
+
+    let batch = [
+        done("INBOX", 7, 1, Some(41)),
+        done("INBOX", 7, 3, None),
+        done("Sent", 9, 1, Some(5)),
+        done("INBOX", 7, 1, Some(41)), // repeated in the same call
+    ];
+    store.record_copies_done(id, &batch).await.unwrap();
+    let check = |expect_user: (u64, u64), expect_inbox: (u64, u64), expect_sent: (u64, u64)| {
+        let store = store.clone();
+        async move {
+            let u = store.user(id).await.unwrap();
+            assert_eq!((u.items_synced, u.bytes_synced), expect_user);
+            let f = folder(&store, id, "INBOX").await;
+            assert_eq!((f.messages_synced, f.bytes_synced), expect_inbox);
+            let f = folder(&store, id, "Sent").await;
+            assert_eq!((f.messages_synced, f.bytes_synced), expect_sent);
+        }
+    };
+    check((3, 450), (2, 400), (1, 50)).await;
+    // again: idempotent
+    store.record_copies_done(id, &batch).await.unwrap();
+    check((3, 450), (2, 400), (1, 50)).await;
+    // an intent for a done key does not reopen it
+    store
+        .record_intents(id, &[intent("INBOX", 7, 1, 999)])
+        .await
+        .unwrap();
+    store.record_copies_done(id, &batch[..1]).await.unwrap();
+    check((3, 450), (2, 400), (1, 50)).await;
+
+    assert_eq!(store.copied_uids(id, "INBOX", 7).await.unwrap(), [1, 3]);
+    assert_eq!(
+        store.uid_map(id, "INBOX", 7).await.unwrap(),
+        [(1, Some(41)), (3, None)]
+    );
+    assert_eq!(store.uid_map(id, "Sent", 9).await.unwrap(), [(1, Some(5))]);
+    assert!(store.uid_map(id, "INBOX", 8).await.unwrap().is_empty());
+    let open = store.open_intents(id, "INBOX").await.unwrap();
+    assert_eq!(open, vec![intents[2].clone()]);
+
+    // a key without an intent: NotFound, and nothing of the call is written
+    let err = store
+        .record_copies_done(
+            id,
+            &[done("INBOX", 7, 2, Some(42)), done("INBOX", 7, 77, None)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                what: "copy intent",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    check((3, 450), (2, 400), (1, 50)).await;
+    assert_eq!(store.open_intents(id, "INBOX").await.unwrap().len(), 1);
+    store
+        .record_copies_done(id, &[done("INBOX", 7, 2, Some(42))])
+        .await
+        .unwrap();
+    check((4, 650), (3, 600), (1, 50)).await;
+    assert!(store.open_intents(id, "INBOX").await.unwrap().is_empty());
+
+    // unknown user
+    assert!(matches!(
+        store.record_intents("nope", &intents).await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.record_copies_done("nope", &batch).await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+}
+
+/// Open intents are listed per folder; dropping one removes only open intents.
+pub async fn open_intents_can_be_dropped(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.as_str();
+    let mut other = intent("INBOX", 7, 5, 10);
+    other.target_uidvalidity = None;
+    other.target_uidnext = None;
+    other.internal_date = None;
+    other.sha256 = None;
+    store
+        .record_intents(
+            id,
+            &[
+                intent("INBOX", 7, 4, 10),
+                other.clone(),
+                intent("Drafts", 3, 1, 1),
+            ],
+        )
+        .await
+        .unwrap();
+    // re-recording an open intent replaces it
+    let mut again = intent("INBOX", 7, 4, 11);
+    again.target_uidnext = Some(99);
+    store.record_intents(id, &[again.clone()]).await.unwrap();
+    assert_eq!(
+        store.open_intents(id, "INBOX").await.unwrap(),
+        vec![again.clone(), other.clone()]
+    );
+    store
+        .record_copies_done(id, &[done("Drafts", 3, 1, None)])
+        .await
+        .unwrap();
+    store
+        .drop_intents(
+            id,
+            &[
+                ("INBOX".into(), 7, 4),
+                ("Drafts".into(), 3, 1),
+                ("INBOX".into(), 7, 999),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.open_intents(id, "INBOX").await.unwrap(), vec![other]);
+    assert_eq!(store.copied_uids(id, "Drafts", 3).await.unwrap(), [1]);
+    assert!(store.copied_uids(id, "INBOX", 7).await.unwrap().is_empty());
+    let u = store.user(id).await.unwrap();
+    assert_eq!((u.items_synced, u.bytes_synced), (1, 1));
+    assert!(store.open_intents(id, "Nope").await.unwrap().is_empty());
+}
+
+/// copied_uids is sorted and separated by folder and UIDVALIDITY.
+pub async fn copied_uids_are_sorted(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.as_str();
+    // a scrambled order of 1..=500, plus the same UIDs under another UIDVALIDITY
+    let uids: Vec<u32> = (0..500u32).map(|i| (i * 137) % 500 + 1).collect();
+    let mut intents: Vec<CopyIntent> = uids.iter().map(|&u| intent("INBOX", 7, u, 1)).collect();
+    intents.extend((1..=3).map(|u| intent("INBOX", 8, u, 1)));
+    intents.push(intent("INBOX", 7, u32::MAX, 1));
+    store.record_intents(id, &intents).await.unwrap();
+    let dones: Vec<CopyDone> = intents
+        .iter()
+        .map(|i| done(&i.source_folder, i.source_uidvalidity, i.source_uid, None))
+        .collect();
+    store.record_copies_done(id, &dones).await.unwrap();
+    let mut expected: Vec<u32> = (1..=500).collect();
+    expected.push(u32::MAX);
+    assert_eq!(store.copied_uids(id, "INBOX", 7).await.unwrap(), expected);
+    assert_eq!(store.copied_uids(id, "INBOX", 8).await.unwrap(), [1, 2, 3]);
+    assert!(store.copied_uids(id, "Other", 7).await.unwrap().is_empty());
+    assert!(store
+        .copied_uids("nope", "INBOX", 7)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.user(id).await.unwrap().items_synced, 504);
+}
+
+pub fn skipped(folder: &str, uid: u32, kind: SkipKind, reason: &str) -> SkippedItem {
+    SkippedItem {
+        folder: folder.into(),
+        source_uidvalidity: 7,
+        uid,
+        size: Some(123_456),
+        date: Some("Tue, 1 Jul 2003 10:52:37 +0200".into()),
+        subject: Some("Grüße".into()),
+        kind,
+        reason: reason.into(),
+        created_at: None,
+    }
+}
+
+/// Recording the same skip again updates it and never counts it twice.
+pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.as_str();
+    for f in ["INBOX", "Archive"] {
+        store
+            .upsert_folder_state(&FolderState::new(id, f))
+            .await
+            .unwrap();
+    }
+    let counts = || {
+        let store = store.clone();
+        async move {
+            let u = store.user(id).await.unwrap();
+            let rows = store.skipped_items(id).await.unwrap();
+            let bad = rows.iter().filter(|r| r.kind == SkipKind::Bad).count() as u64;
+            let large = rows.iter().filter(|r| r.kind == SkipKind::Large).count() as u64;
+            assert_eq!(
+                (u.items_skipped_bad, u.items_skipped_large),
+                (bad, large),
+                "counters match rows"
+            );
+            let in_folders: u64 = store
+                .folder_states(id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|f| f.messages_skipped)
+                .sum();
+            assert_eq!(in_folders, rows.len() as u64);
+            (bad, large)
+        }
+    };
+    store
+        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Bad, "unparsable"))
+        .await
+        .unwrap();
+    assert_eq!(counts().await, (1, 0));
+    store
+        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Bad, "refused by target"))
+        .await
+        .unwrap();
+    assert_eq!(counts().await, (1, 0));
+    let rows = store.skipped_items(id).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].reason, "refused by target");
+    assert_eq!(
+        rows[0].date.as_deref(),
+        Some("Tue, 1 Jul 2003 10:52:37 +0200")
+    );
+    assert_eq!(rows[0].subject.as_deref(), Some("Grüße"));
+    assert_eq!(rows[0].size, Some(123_456));
+    assert!(rows[0].created_at.is_some());
+    let mut bare = skipped("Archive", 9, SkipKind::Large, "larger than 50 MB");
+    bare.size = None;
+    bare.date = None;
+    bare.subject = None;
+    store.record_skipped(id, &bare).await.unwrap();
+    assert_eq!(counts().await, (1, 1));
+    // the same UID under another UIDVALIDITY is another message
+    let mut other = skipped("INBOX", 5, SkipKind::Large, "too big");
+    other.source_uidvalidity = 8;
+    store.record_skipped(id, &other).await.unwrap();
+    assert_eq!(counts().await, (1, 2));
+    // a kind that changes moves the count
+    store
+        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Large, "too big now"))
+        .await
+        .unwrap();
+    assert_eq!(counts().await, (0, 3));
+    let rows = store.skipped_items(id).await.unwrap();
+    let keys: Vec<(&str, u32, u32)> = rows
+        .iter()
+        .map(|r| (r.folder.as_str(), r.source_uidvalidity, r.uid))
+        .collect();
+    assert_eq!(keys, [("Archive", 7, 9), ("INBOX", 7, 5), ("INBOX", 8, 5)]);
+    let mut expect = bare.clone();
+    expect.created_at = rows[0].created_at;
+    assert_eq!(rows[0], expect);
+    assert_eq!(folder(&store, id, "INBOX").await.messages_skipped, 2);
+    assert_eq!(folder(&store, id, "Archive").await.messages_skipped, 1);
+    // a folder without a state: the user counts it, no state is made up
+    store
+        .record_skipped(id, &skipped("Entwürfe", 1, SkipKind::Bad, "unparsable"))
+        .await
+        .unwrap();
+    let u = store.user(id).await.unwrap();
+    assert_eq!((u.items_skipped_bad, u.items_skipped_large), (1, 3));
+    assert_eq!(store.folder_states(id).await.unwrap().len(), 2);
+    assert_eq!(store.skipped_items(id).await.unwrap().len(), 4);
+    assert!(matches!(
+        store.record_skipped("nope", &bare).await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+}
+
+/// A folder state comes back as saved; the map-owned counters are left alone.
+pub async fn folder_state_round_trip(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.clone();
+    let t = chrono::DateTime::from_timestamp_millis(1_700_000_123_456).unwrap();
+    let mut state = FolderState {
+        user_id: id.clone(),
+        source_folder: "Entw&APw-rfe".into(),
+        target_folder: Some("Drafts".into()),
+        source_uidvalidity: Some(u32::MAX),
+        target_uidvalidity: Some(1),
+        highest_modseq: Some(u64::from(u32::MAX) * 4),
+        last_seen_uid: Some(4711),
+        subscribed: true,
+        messages_source: 12,
+        messages_synced: 0,
+        messages_skipped: 0,
+        bytes_synced: 0,
+        last_sync_at: Some(t),
+    };
+    store.upsert_folder_state(&state).await.unwrap();
+    assert_eq!(store.folder_states(&id).await.unwrap(), vec![state.clone()]);
+    let inbox = FolderState {
+        user_id: id.clone(),
+        source_folder: "INBOX".into(),
+        ..Default::default()
+    };
+    store.upsert_folder_state(&inbox).await.unwrap();
+    assert_eq!(
+        store.folder_states(&id).await.unwrap(),
+        vec![state.clone(), inbox.clone()]
+    );
+
+    // copies move the counters; an upsert replaces the rest, not them
+    let mut i = intent("INBOX", 7, 1, 64);
+    i.target_folder = "INBOX".into();
+    store.record_intents(&id, &[i]).await.unwrap();
+    store
+        .record_copies_done(&id, &[done("INBOX", 7, 1, Some(1))])
+        .await
+        .unwrap();
+    let mut changed = inbox.clone();
+    changed.source_uidvalidity = Some(7);
+    changed.last_seen_uid = Some(1);
+    changed.messages_source = 1;
+    changed.messages_synced = 999;
+    changed.bytes_synced = 999;
+    changed.messages_skipped = 999;
+    store.upsert_folder_state(&changed).await.unwrap();
+    let read = folder(&store, &id, "INBOX").await;
+    assert_eq!(
+        (
+            read.messages_synced,
+            read.bytes_synced,
+            read.messages_skipped
+        ),
+        (1, 64, 0)
+    );
+    assert_eq!(
+        read,
+        FolderState {
+            messages_synced: 1,
+            bytes_synced: 64,
+            messages_skipped: 0,
+            ..changed
+        }
+    );
+    state.subscribed = false;
+    state.last_sync_at = None;
+    state.target_folder = None;
+    store.upsert_folder_state(&state).await.unwrap();
+    assert_eq!(folder(&store, &id, "Entw&APw-rfe").await, state);
+    assert!(store.folder_states("nope").await.unwrap().is_empty());
+    let mut orphan = inbox.clone();
+    orphan.user_id = "nope".into();
+    assert!(matches!(
+        store.upsert_folder_state(&orphan).await,
+        Err(StoreError::NotFound {
+            what: "migration user",
+            ..
+        })
+    ));
+}
+
+/// Users are filtered by batch, status and address, ordered and paged.
+pub async fn users_are_filtered_and_paged(store: Arc<dyn Store>) {
+    two_endpoints(&store).await;
+    store
+        .create_batch_with_users(
+            new_batch("Zulu", "src", "tgt"),
+            vec![
+                new_user("z1@x.example", 3, None),
+                new_user("z2@x.example", 2, None),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .create_batch_with_users(
+            new_batch("alpha", "src", "tgt"),
+            (0..5)
+                .map(|i| new_user(&format!("a{i}@x.example"), 10 - i, None))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let all = all_users(&store).await;
+    assert_eq!(
+        emails(&all),
+        [
+            "a4@x.example",
+            "a3@x.example",
+            "a2@x.example",
+            "a1@x.example",
+            "a0@x.example",
+            "z2@x.example",
+            "z1@x.example"
+        ]
+    );
+    let by = |f: UserFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .users(f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.email)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        by(UserFilter {
+            batch: Some("ZULU".into()),
+            ..Default::default()
+        })
+        .await,
+        ["z2@x.example", "z1@x.example"]
+    );
+    assert_eq!(
+        by(UserFilter {
+            email: Some("A2@X.example".into()),
+            ..Default::default()
+        })
+        .await,
+        ["a2@x.example"]
+    );
+    let a1 = all.iter().find(|u| u.email == "a1@x.example").unwrap();
+    let z1 = all.iter().find(|u| u.email == "z1@x.example").unwrap();
+    for u in [a1, z1] {
+        store
+            .transition_user(
+                &u.id,
+                UserStatus::Queued,
+                UserStatus::Failed,
+                Some("e".into()),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        by(UserFilter {
+            status: Some(UserStatus::Failed),
+            ..Default::default()
+        })
+        .await,
+        ["a1@x.example", "z1@x.example"]
+    );
+    assert_eq!(
+        by(UserFilter {
+            status: Some(UserStatus::Failed),
+            batch: Some("zulu".into()),
+            ..Default::default()
+        })
+        .await,
+        ["z1@x.example"]
+    );
+    assert!(by(UserFilter {
+        status: Some(UserStatus::Synced),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+    assert!(by(UserFilter {
+        email: Some("nobody@x.example".into()),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+    // paging
+    let mut paged = Vec::new();
+    for page in 0..4 {
+        let got = by(UserFilter {
+            limit: Some(2),
+            offset: page * 2,
+            ..Default::default()
+        })
+        .await;
+        assert!(got.len() <= 2);
+        paged.extend(got);
+    }
+    assert_eq!(paged, emails(&all));
+    assert_eq!(
+        by(UserFilter {
+            batch: Some("alpha".into()),
+            limit: Some(2),
+            offset: 3,
+            ..Default::default()
+        })
+        .await,
+        ["a1@x.example", "a0@x.example"]
+    );
+    assert!(by(UserFilter {
+        offset: 7,
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+    assert!(by(UserFilter {
+        limit: Some(0),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+    assert!(matches!(
+        store
+            .users(UserFilter {
+                batch: Some("nope".into()),
+                ..Default::default()
+            })
+            .await,
+        Err(StoreError::NotFound { what: "batch", .. })
+    ));
+}
+
+/// Several workers recording progress for different users at once.
+pub async fn concurrent_progress_is_not_lost(store: Arc<dyn Store>) {
+    two_endpoints(&store).await;
+    store
+        .create_batch_with_users(
+            new_batch("b", "src", "tgt"),
+            (0..4)
+                .map(|i| new_user(&format!("u{i}@x.example"), i + 2, None))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let users = all_users(&store).await;
+    let mut tasks = Vec::new();
+    for u in users.clone() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for uid in 1..=20u32 {
+                store
+                    .record_intents(&u.id, &[intent("INBOX", 1, uid, 10)])
+                    .await
+                    .unwrap();
+                store
+                    .record_copies_done(&u.id, &[done("INBOX", 1, uid, Some(uid))])
+                    .await
+                    .unwrap();
+                store
+                    .record_skipped(&u.id, &skipped("INBOX", 1000 + uid % 5, SkipKind::Bad, "x"))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for u in users {
+        let u = store.user(&u.id).await.unwrap();
+        assert_eq!(
+            (u.items_synced, u.bytes_synced, u.items_skipped_bad),
+            (20, 200, 5)
+        );
+    }
+}
+
 /// Runs every check of the suite, each with a fresh store from `make`.
 #[macro_export]
 macro_rules! store_suite {
@@ -552,6 +1662,17 @@ macro_rules! store_suite {
             batches_need_existing_endpoints_and_unique_names,
             events_are_logged_and_filtered,
             concurrent_writes_succeed,
+            batch_with_users_is_created_atomically,
+            an_address_in_another_active_batch_is_a_conflict,
+            a_completed_user_does_not_clash,
+            transition_user_is_compare_and_set,
+            copies_done_count_exactly_once,
+            open_intents_can_be_dropped,
+            copied_uids_are_sorted,
+            skipped_items_are_idempotent_and_counted,
+            folder_state_round_trip,
+            users_are_filtered_and_paged,
+            concurrent_progress_is_not_lost,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
