@@ -42,6 +42,100 @@ pub enum Command {
     /// Migration endpoints: mail servers and the administrator who acts for their mailboxes.
     #[command(subcommand)]
     Endpoint(EndpointCommand),
+    /// Migration batches: mailboxes from a CSV copied from a source to a target endpoint.
+    #[command(subcommand)]
+    Batch(BatchCommand),
+    /// Migration users: one mailbox of a batch.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Create a batch from a CSV (EmailAddress,UserName,Password); nothing is stored unless every row is valid.
+    Create(BatchCreateArgs),
+    /// Start the batch's initial sync (with --wait: run it here until every mailbox settles).
+    Start(WaitArgs),
+    /// Sync the batch's mailboxes now (incremental).
+    Sync(WaitArgs),
+    /// Show a batch and its mailboxes.
+    Show { name: String },
+    /// List batches.
+    List,
+    /// Per-mailbox statistics and skipped items.
+    Report {
+        name: String,
+        /// csv (default) or json.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    pub name: String,
+    /// Run the work in this process with progress, until every mailbox settles; exit 1 if any failed.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchCreateArgs {
+    pub name: String,
+    /// The CSV file of mailboxes.
+    #[arg(long, value_name = "FILE")]
+    pub csv: PathBuf,
+    /// The source endpoint.
+    #[arg(long, value_name = "EP")]
+    pub source: String,
+    /// The target endpoint.
+    #[arg(long, value_name = "EP")]
+    pub target: String,
+    /// Start the batch right after creating it.
+    #[arg(long)]
+    pub autostart: bool,
+    /// Leave out a folder (path from the root, `/` between levels; `Name/*` with subfolders; `#Junk#`-style names).
+    #[arg(long, value_name = "PATH")]
+    pub exclude_folder: Vec<String>,
+    /// Copy only these folders (same syntax as --exclude-folder).
+    #[arg(long, value_name = "PATH")]
+    pub include_folder: Vec<String>,
+    /// Skip messages larger than this as `large` (bytes, or 25MB, 512KB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_size: Option<String>,
+    /// Fail a mailbox when more messages than this are skipped as `bad` (default 0).
+    #[arg(long, value_name = "N")]
+    pub bad_item_limit: Option<u64>,
+    /// Fail a mailbox when more messages than this are skipped as `large` (default 0).
+    #[arg(long, value_name = "N")]
+    pub large_item_limit: Option<u64>,
+    /// Time between incremental syncs (default 24h; e.g. 30m, 6h, 1d).
+    #[arg(long, value_name = "DUR")]
+    pub incremental_interval: Option<String>,
+    /// No incremental syncs after the initial one.
+    #[arg(long, conflicts_with = "incremental_interval")]
+    pub no_incremental: bool,
+    /// The mailbox the target test writes to (default: the first CSV row).
+    #[arg(long, value_name = "ADDRESS")]
+    pub test_mailbox: Option<String>,
+    /// Ignore CSV columns other than EmailAddress, UserName and Password.
+    #[arg(long)]
+    pub allow_unknown_columns: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List migration users.
+    List {
+        /// Only this batch's users.
+        #[arg(long, value_name = "B")]
+        batch: Option<String>,
+        /// Only users in this status (Queued, Syncing, Synced, Failed, ...).
+        #[arg(long, value_name = "S")]
+        status: Option<String>,
+    },
+    /// Show one migration user with its folders and skipped items.
+    Show { address: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod context;
 mod failure;
 mod output;
 mod password;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let ctx = context::Context::open(&cli.global).await?;
     match cli.command {
         Command::Endpoint(cmd) => cmd::endpoint::run(&ctx, cmd).await,
+        Command::Batch(cmd) => cmd::batch::run(&ctx, cmd).await,
+        Command::User(cmd) => cmd::user::run(&ctx, cmd).await,
     }
 }
 

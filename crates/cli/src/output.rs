@@ -76,3 +76,164 @@ pub fn endpoint_details(v: &EndpointView) {
     println!("Created:                    {}", v.created_at.to_rfc3339());
     println!("Updated:                    {}", v.updated_at.to_rfc3339());
 }
+
+use mailferry_engine::views::{BatchView, UserDetailView, UserView};
+
+/// Bytes for people: 1.2 MB.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn when(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+}
+
+pub fn batch_table(views: &[BatchView]) {
+    if views.is_empty() {
+        println!("No batches. Create one with `mailferry batch create NAME --csv FILE --source EP --target EP`.");
+        return;
+    }
+    println!("{:<24} {:<20} {:<16} {:<16} {:>6} {:>10} {:>10} {:>8}", "NAME", "STATUS", "SOURCE", "TARGET", "USERS", "SYNCED", "IN SOURCE", "SKIPPED");
+    for v in views {
+        println!(
+            "{:<24} {:<20} {:<16} {:<16} {:>6} {:>10} {:>10} {:>8}",
+            v.name, v.status, v.source, v.target, v.user_count, v.items_synced, v.items_source, v.items_skipped
+        );
+    }
+}
+
+pub fn user_table(views: &[UserView]) {
+    if views.is_empty() {
+        println!("No migration users.");
+        return;
+    }
+    println!("{:<36} {:<16} {:<19} {:>9} {:>9} {:>7} {:>10} {:<19} ERROR", "EMAIL", "BATCH", "STATUS", "SOURCE", "SYNCED", "SKIPPED", "BYTES", "LAST SYNC");
+    for u in views {
+        println!(
+            "{:<36} {:<16} {:<19} {:>9} {:>9} {:>7} {:>10} {:<19} {}",
+            u.email,
+            u.batch,
+            u.status,
+            u.items_source,
+            u.items_synced,
+            u.items_skipped,
+            human_bytes(u.bytes_synced),
+            when(&u.last_sync),
+            u.error.as_deref().unwrap_or("")
+        );
+    }
+}
+
+pub fn batch_details(v: &BatchView) {
+    println!("Batch:    {}", v.name);
+    println!("Status:   {}", v.status);
+    println!("Source:   {}    Target: {}", v.source, v.target);
+    println!(
+        "Items:    {} synced of {} in source, {} skipped, {}",
+        v.items_synced,
+        v.items_source,
+        v.items_skipped,
+        human_bytes(v.bytes_synced)
+    );
+    if let Some(users) = &v.users {
+        println!();
+        user_table(users);
+    }
+}
+
+pub fn user_details(d: &UserDetailView) {
+    let u = &d.user;
+    println!("Mailbox:     {} (batch {})", u.email, u.batch);
+    println!("Source login: {}", u.source_login);
+    println!("Status:      {}", u.status);
+    println!("Items:       {} synced of {} in source; skipped {} bad, {} large", u.items_synced, u.items_source, u.items_skipped_bad, u.items_skipped_large);
+    println!("Bytes:       {}", human_bytes(u.bytes_synced));
+    println!("Last sync:   {}", when(&u.last_sync));
+    if let Some(e) = &u.error {
+        println!("Error:       {e}");
+    }
+    if !d.folders.is_empty() {
+        println!("\n{:<40} {:<40} {:>8} {:>8} {:>8}", "FOLDER", "TARGET", "SOURCE", "SYNCED", "SKIPPED");
+        for f in &d.folders {
+            println!(
+                "{:<40} {:<40} {:>8} {:>8} {:>8}",
+                f.source,
+                f.target.as_deref().unwrap_or("-"),
+                f.messages_source,
+                f.messages_synced,
+                f.messages_skipped
+            );
+        }
+    }
+    if !d.skipped_items.is_empty() {
+        println!("\nSkipped items:");
+        for s in &d.skipped_items {
+            println!(
+                "  [{}] {} UID {} ({} bytes) {} — {:?}: {}",
+                s.kind,
+                s.folder,
+                s.uid,
+                s.size.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+                s.date.as_deref().unwrap_or("-"),
+                s.subject.as_deref().unwrap_or(""),
+                s.reason
+            );
+        }
+    }
+}
+
+/// The report as CSV on stdout: one row per mailbox, then one row per
+/// skipped item (with `Kind` set) so one file holds everything.
+pub fn report_csv(users: &[UserDetailView]) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(std::io::stdout());
+    w.write_record([
+        "EmailAddress", "Status", "ItemsInSource", "ItemsSynced", "ItemsSkipped", "ItemsSkippedBad",
+        "ItemsSkippedLarge", "BytesSynced", "LastSync", "Error", "SkippedFolder", "SkippedUid",
+        "SkippedSize", "SkippedDate", "SkippedSubject", "SkippedKind", "SkippedReason",
+    ])?;
+    for d in users {
+        let u = &d.user;
+        let base = [
+            u.email.clone(),
+            u.status.clone(),
+            u.items_source.to_string(),
+            u.items_synced.to_string(),
+            u.items_skipped.to_string(),
+            u.items_skipped_bad.to_string(),
+            u.items_skipped_large.to_string(),
+            u.bytes_synced.to_string(),
+            u.last_sync.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            u.error.clone().unwrap_or_default(),
+        ];
+        let mut row: Vec<String> = base.to_vec();
+        row.extend(std::iter::repeat_n(String::new(), 7));
+        w.write_record(&row)?;
+        for s in &d.skipped_items {
+            let mut row: Vec<String> = vec![u.email.clone()];
+            row.extend(std::iter::repeat_n(String::new(), 9));
+            row.extend([
+                s.folder.clone(),
+                s.uid.to_string(),
+                s.size.map(|n| n.to_string()).unwrap_or_default(),
+                s.date.clone().unwrap_or_default(),
+                s.subject.clone().unwrap_or_default(),
+                s.kind.clone(),
+                s.reason.clone(),
+            ]);
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -10,6 +10,7 @@
 //! - [`address`]: email addresses as the migration sees them.
 //! - [`state`]: the batch and migration-user state machines.
 //! - [`csv_input`]: the CSV of a batch, validated all-or-nothing.
+//! - [`batch`]: a batch's options; durations and sizes as typed on the command line.
 //! - [`name`]: validated names for endpoints and batches.
 //! - [`mutf7`]: modified UTF-7, the encoding of IMAP mailbox names.
 //! - [`folders`]: where each source folder goes on the target (separators, prefixes, special use, filters).
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod batch;
 pub mod csv_input;
 pub mod endpoint;
 pub mod folders;

@@ -2,8 +2,8 @@
 //! one mailbox. This is the one place that knows how each impersonation
 //! method turns into a login on the wire.
 
-use mailferry_core::{EmailAddress, EndpointSettings, Impersonation, Secret};
-use mailferry_imap::{Auth, ConnectOptions, Limits, TlsTrust};
+use mailferry_core::{EndpointSettings, Impersonation, Secret};
+use mailferry_imap::{Auth, ConnectOptions, ImapError, Limits, Session, TlsTrust};
 
 use crate::{ConnectionDefaults, EngineError};
 
@@ -63,15 +63,14 @@ impl LoginPlan {
     }
 }
 
-/// The login to use for `mailbox` on an endpoint with `settings`, with the
-/// administrator's login and secret (or, without impersonation, the
-/// mailbox's own login and secret in `login`/`secret`).
+/// The login to use for the mailbox whose login is `mailbox_login` on an
+/// endpoint with `settings`, as the administrator `admin_login` (or,
+/// without impersonation, as `admin_login` itself: the mailbox's own login).
 pub fn login_plan(
     settings: &EndpointSettings,
     admin_login: &str,
-    mailbox: Option<&EmailAddress>,
+    mailbox_login: Option<String>,
 ) -> LoginPlan {
-    let mailbox_login = mailbox.map(|m| settings.login_format.render(m));
     match (&settings.impersonation, mailbox_login) {
         (Impersonation::Authzid, Some(login)) => LoginPlan {
             authenticate_as: admin_login.to_owned(),
@@ -89,6 +88,25 @@ pub fn login_plan(
             method: imp.method_name(),
         },
     }
+}
+
+/// A mailbox logging in with its own credentials (a CSV row with a
+/// password): no impersonation.
+pub fn own_login_plan(login: &str) -> LoginPlan {
+    LoginPlan { authenticate_as: login.to_owned(), acting_for: None, method: "own credentials" }
+}
+
+/// Connects and logs in as `plan` says.
+pub async fn open_session(
+    defaults: &ConnectionDefaults,
+    settings: &EndpointSettings,
+    plan: &LoginPlan,
+    secret: &Secret,
+) -> Result<Session, ImapError> {
+    let options = connect_options(defaults, settings).map_err(|e| ImapError::CaFile { reason: e.to_string() })?;
+    let mut session = Session::connect(&options).await?;
+    session.authenticate(auth_for(plan, secret)).await?;
+    Ok(session)
 }
 
 /// The wire authentication for a plan.
@@ -123,15 +141,23 @@ mod tests {
         }
     }
 
+    use mailferry_core::EmailAddress;
+
+    fn login_of(s: &EndpointSettings, m: &EmailAddress) -> Option<String> {
+        Some(s.login_format.render(m))
+    }
+
     #[test]
     fn each_method_builds_its_login() {
         let m = EmailAddress::parse("jane@example.org").unwrap();
-        let p = login_plan(&settings(Impersonation::Authzid), "admin", Some(&m));
+        let a = settings(Impersonation::Authzid);
+        let p = login_plan(&a, "admin", login_of(&a, &m));
         assert_eq!((p.authenticate_as.as_str(), p.acting_for.as_deref()), ("admin", Some("jane")));
         let s = settings(Impersonation::MasterUser { separator: "#".into() });
-        let p = login_plan(&s, "admin", Some(&m));
+        let p = login_plan(&s, "admin", login_of(&s, &m));
         assert_eq!(p.authenticate_as, "jane#admin");
-        let p = login_plan(&settings(Impersonation::None), "jane", Some(&m));
+        let n = settings(Impersonation::None);
+        let p = login_plan(&n, "jane", login_of(&n, &m));
         assert_eq!((p.authenticate_as.as_str(), p.acting_for), ("jane", None));
     }
 
@@ -139,10 +165,11 @@ mod tests {
     fn authzid_uses_sasl_plain_and_the_others_login() {
         let m = EmailAddress::parse("jane@example.org").unwrap();
         let secret = Secret::new("pw".into());
-        let p = login_plan(&settings(Impersonation::Authzid), "admin", Some(&m));
+        let a = settings(Impersonation::Authzid);
+        let p = login_plan(&a, "admin", login_of(&a, &m));
         assert!(matches!(auth_for(&p, &secret), Auth::Plain { authzid: Some("jane"), authcid: "admin", .. }));
         let s = settings(Impersonation::MasterUser { separator: "*".into() });
-        let p = login_plan(&s, "admin", Some(&m));
+        let p = login_plan(&s, "admin", login_of(&s, &m));
         assert!(matches!(auth_for(&p, &secret), Auth::Login { user: "jane*admin", .. }));
     }
 }

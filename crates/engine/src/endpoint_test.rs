@@ -171,7 +171,7 @@ pub async fn run(defaults: &ConnectionDefaults, input: &TestInput<'_>) -> Result
         return Ok(report);
     };
     let secret = input.admin_secret.expect("checked by check_input");
-    let plan = login_plan(settings, admin, input.test_mailbox);
+    let plan = login_plan(settings, admin, input.test_mailbox.map(|m| settings.login_format.render(m)));
     if let Err(e) = session.authenticate(auth_for(&plan, secret)).await {
         let diagnosis = diagnose_refused_login(&options, &plan, admin, secret, &e).await;
         report.fail(Step::Login, login_failure(&plan, &e, diagnosis));

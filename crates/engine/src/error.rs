@@ -21,6 +21,18 @@ pub enum EngineError {
     /// failed step and its cause.
     #[error("{}", .0.failure_summary())]
     TestFailed(Box<TestReport>),
+    /// The CSV of a batch has errors; every one is listed. Nothing was stored.
+    #[error("{0}")]
+    Csv(mailferry_core::csv_input::CsvErrors),
+    /// Addresses already in another active batch (or twice in this one).
+    #[error("{0}")]
+    Conflict(String),
+    /// The target opened the test mailbox read-only: a migration could not write.
+    #[error("the target endpoint {endpoint:?} opened the INBOX of {mailbox:?} read-only: a migration needs to write there (check the administrator's rights)")]
+    TargetNotWritable { endpoint: String, mailbox: String },
+    /// The operation does not apply in the current state.
+    #[error("{0}")]
+    InvalidState(String),
     #[error("{0}")]
     Store(StoreError),
 }
@@ -34,6 +46,10 @@ impl EngineError {
             EngineError::AlreadyExists { .. } => "already_exists",
             EngineError::InUse { .. } => "in_use",
             EngineError::TestFailed(_) => "endpoint_test_failed",
+            EngineError::Csv(_) => "invalid_csv",
+            EngineError::Conflict(_) => "conflict",
+            EngineError::TargetNotWritable { .. } => "target_not_writable",
+            EngineError::InvalidState(_) => "invalid_state",
             EngineError::Store(_) => "store_error",
         }
     }
@@ -44,8 +60,14 @@ impl EngineError {
         match self {
             EngineError::InvalidInput(_)
             | EngineError::NotFound { .. }
-            | EngineError::AlreadyExists { .. } => 2,
-            EngineError::InUse { .. } | EngineError::TestFailed(_) | EngineError::Store(_) => 1,
+            | EngineError::AlreadyExists { .. }
+            | EngineError::Csv(_)
+            | EngineError::Conflict(_)
+            | EngineError::InvalidState(_) => 2,
+            EngineError::InUse { .. }
+            | EngineError::TestFailed(_)
+            | EngineError::TargetNotWritable { .. }
+            | EngineError::Store(_) => 1,
         }
     }
 }
@@ -56,6 +78,16 @@ impl From<StoreError> for EngineError {
             StoreError::NotFound { what, name } => EngineError::NotFound { what, name },
             StoreError::AlreadyExists { what, name } => EngineError::AlreadyExists { what, name },
             StoreError::InUse { what, name, by } => EngineError::InUse { what, name, by },
+            StoreError::Conflict { message, emails } => {
+                let mut text = message;
+                for (email, batch) in emails.iter().take(50) {
+                    text.push_str(&format!("\n  {email} is in batch {batch}"));
+                }
+                if emails.len() > 50 {
+                    text.push_str(&format!("\n  … and {} more", emails.len() - 50));
+                }
+                EngineError::Conflict(text)
+            }
             other => EngineError::Store(other),
         }
     }

@@ -7,6 +7,8 @@
 //! - [`Engine`]: holds the store and the connection settings shared by every
 //!   operation (extra trust anchors, timeouts).
 //! - [`endpoint`]: create, test, list, show, set and remove endpoints.
+//! - [`batch`]: create (CSV validated all-or-nothing), list, show, start, sync.
+//! - [`sync`]: the copy engine: plan, then apply, per migration user.
 //! - [`endpoint_test`]: the step-by-step test of an endpoint (SPEC section 1.1).
 //! - [`connect`]: from an endpoint's settings and credentials to a logged-in
 //!   IMAP session acting for one mailbox.
@@ -22,10 +24,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod connect;
 pub mod endpoint;
 pub mod endpoint_test;
 pub mod error;
+pub mod sync;
 pub mod views;
 
 use std::sync::Arc;

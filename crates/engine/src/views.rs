@@ -55,3 +55,143 @@ impl From<&EndpointRecord> for EndpointView {
         }
     }
 }
+
+use mailferry_store::{FolderState, SkippedItem, UserRecord};
+
+use crate::batch::BatchState;
+
+/// A migration user in `batch show`, `user list` and the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub email: String,
+    pub batch: String,
+    pub status: String,
+    pub items_source: u64,
+    pub items_synced: u64,
+    pub items_skipped: u64,
+    pub items_skipped_bad: u64,
+    pub items_skipped_large: u64,
+    pub bytes_synced: u64,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub source_login: String,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            email: u.email.clone(),
+            batch: u.batch_name.to_string(),
+            status: u.status.to_string(),
+            items_source: u.items_source,
+            items_synced: u.items_synced,
+            items_skipped: u.items_skipped_bad + u.items_skipped_large,
+            items_skipped_bad: u.items_skipped_bad,
+            items_skipped_large: u.items_skipped_large,
+            bytes_synced: u.bytes_synced,
+            last_sync: u.last_sync_at,
+            error: u.last_error.clone(),
+            source_login: u.source_login.clone(),
+        }
+    }
+}
+
+/// `batch show` (with users) and `batch list` (without).
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchView {
+    pub name: String,
+    pub status: String,
+    pub source: String,
+    pub target: String,
+    pub created_at: DateTime<Utc>,
+    pub user_count: usize,
+    pub items_source: u64,
+    pub items_synced: u64,
+    pub items_skipped: u64,
+    pub bytes_synced: u64,
+    pub options: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<UserView>>,
+}
+
+impl BatchView {
+    pub fn new(state: &BatchState, with_users: bool) -> Self {
+        let users: Vec<UserView> = state.users.iter().map(UserView::from).collect();
+        BatchView {
+            name: state.batch.name.to_string(),
+            status: state.status.to_string(),
+            source: state.batch.source_endpoint.to_string(),
+            target: state.batch.target_endpoint.to_string(),
+            created_at: state.batch.created_at,
+            user_count: users.len(),
+            items_source: users.iter().map(|u| u.items_source).sum(),
+            items_synced: users.iter().map(|u| u.items_synced).sum(),
+            items_skipped: users.iter().map(|u| u.items_skipped).sum(),
+            bytes_synced: users.iter().map(|u| u.bytes_synced).sum(),
+            options: state.batch.options_json.clone(),
+            users: with_users.then_some(users),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderView {
+    pub source: String,
+    pub target: Option<String>,
+    pub messages_source: u64,
+    pub messages_synced: u64,
+    pub messages_skipped: u64,
+    pub bytes_synced: u64,
+    pub subscribed: bool,
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+impl From<&FolderState> for FolderView {
+    fn from(f: &FolderState) -> Self {
+        let decode = |wire: &str| mailferry_core::mutf7::decode(wire).unwrap_or_else(|_| wire.to_owned());
+        FolderView {
+            source: decode(&f.source_folder),
+            target: f.target_folder.as_deref().map(decode),
+            messages_source: f.messages_source,
+            messages_synced: f.messages_synced,
+            messages_skipped: f.messages_skipped,
+            bytes_synced: f.bytes_synced,
+            subscribed: f.subscribed,
+            last_sync: f.last_sync_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedView {
+    pub folder: String,
+    pub uid: u32,
+    pub size: Option<u64>,
+    pub date: Option<String>,
+    pub subject: Option<String>,
+    pub kind: String,
+    pub reason: String,
+}
+
+impl From<&SkippedItem> for SkippedView {
+    fn from(s: &SkippedItem) -> Self {
+        SkippedView {
+            folder: mailferry_core::mutf7::decode(&s.folder).unwrap_or_else(|_| s.folder.clone()),
+            uid: s.uid,
+            size: s.size,
+            date: s.date.clone(),
+            subject: s.subject.clone(),
+            kind: s.kind.as_str().to_owned(),
+            reason: s.reason.clone(),
+        }
+    }
+}
+
+/// `user show`: the user, its folders and its skipped items.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserDetailView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub folders: Vec<FolderView>,
+    pub skipped_items: Vec<SkippedView>,
+}

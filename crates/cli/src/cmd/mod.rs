@@ -1,3 +1,5 @@
 //! One module per command group.
 
+pub mod batch;
 pub mod endpoint;
+pub mod user;

@@ -1,0 +1,495 @@
+//! One folder of one user: resolve open intents, list the source's messages,
+//! skip what is too large, copy the rest in bounded chunks.
+
+use mailferry_core::folders::FolderMapping;
+use mailferry_imap::{AppendRequest, AppendUid, Fetch, ImapError, Session};
+use mailferry_store::{CopyDone, CopyIntent, FolderState, SkipKind, SkippedItem, UserRecord};
+use sha2::{Digest, Sha256};
+
+use super::user::SyncError;
+use super::RunContext;
+
+/// At most this many messages per chunk of FETCH + APPEND.
+const CHUNK_MESSAGES: usize = 64;
+/// At most this many bytes of message bodies in memory per chunk (a single
+/// larger message makes a chunk of its own).
+const CHUNK_BYTES: u64 = 8 << 20;
+/// How often a message the target refused is tried again before it is
+/// skipped as `bad`.
+const APPEND_RETRIES: usize = 1;
+
+#[derive(Debug, Default)]
+pub(crate) struct FolderTotals {
+    pub messages_source: u64,
+}
+
+/// What the source says about a message before its body is fetched.
+#[derive(Debug, Clone)]
+struct Meta {
+    uid: u32,
+    size: u64,
+}
+
+/// A message fetched whole from the source.
+struct Fetched {
+    uid: u32,
+    flags: Vec<String>,
+    internal_date: Option<String>,
+    body: Vec<u8>,
+    sha256: [u8; 32],
+}
+
+pub(crate) async fn sync_folder(
+    cx: &RunContext,
+    user: &UserRecord,
+    source: &mut Session,
+    target: &mut Session,
+    m: &FolderMapping,
+    state: Option<FolderState>,
+    totals: &mut FolderTotals,
+) -> Result<(), SyncError> {
+    let store = cx.engine.store();
+    let info = source.select(&m.source_wire, true).await.map_err(SyncError::source_side)?;
+    let uidvalidity = info
+        .uidvalidity
+        .ok_or_else(|| SyncError::Other(format!("source folder {:?} has no UIDVALIDITY", m.source_path)))?;
+    let tinfo = target.select(&m.target_wire, false).await.map_err(SyncError::target_side)?;
+    if !tinfo.read_write {
+        return Err(SyncError::Other(format!("target folder {:?} opened read-only", m.target_path)));
+    }
+    let target_uidvalidity = tinfo
+        .uidvalidity
+        .ok_or_else(|| SyncError::Other(format!("target folder {:?} has no UIDVALIDITY", m.target_path)))?;
+
+    let mut state = state.unwrap_or_else(|| FolderState::new(&user.id, &m.source_wire));
+    if let Some(old) = state.source_uidvalidity {
+        if old != uidvalidity {
+            return Err(SyncError::Other(format!(
+                "source folder {:?} changed its UIDVALIDITY ({old} -> {uidvalidity}); its messages cannot be matched with the copies made before",
+                m.source_path
+            )));
+        }
+    }
+    if let (Some(old), Some(true)) = (state.target_uidvalidity, state.target_folder.as_ref().map(|t| *t == m.target_wire)) {
+        if old != target_uidvalidity {
+            return Err(SyncError::Other(format!(
+                "target folder {:?} changed its UIDVALIDITY ({old} -> {target_uidvalidity}); the recorded copies there are no longer identifiable",
+                m.target_path
+            )));
+        }
+    }
+    state.source_uidvalidity = Some(uidvalidity);
+    state.target_folder = Some(m.target_wire.clone());
+    state.target_uidvalidity = Some(target_uidvalidity);
+    state.subscribed = m.subscribed;
+    store.upsert_folder_state(&state).await?;
+
+    resolve_intents(cx, user, target, m, uidvalidity, target_uidvalidity).await?;
+
+    // The source's messages (metadata only).
+    let mut metas = Vec::with_capacity(info.exists as usize);
+    if info.exists > 0 {
+        let mut stream = source.uid_fetch("1:*", "(UID RFC822.SIZE)").await.map_err(SyncError::source_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+            if let (Some(uid), Some(size)) = (f.uid(), f.rfc822_size()) {
+                metas.push(Meta { uid, size });
+            }
+        }
+    }
+    metas.sort_by_key(|m| m.uid);
+    let messages_source = metas.len() as u64;
+    totals.messages_source += messages_source;
+    let copied = store.copied_uids(&user.id, &m.source_wire, uidvalidity).await?;
+    let todo: Vec<Meta> = metas.into_iter().filter(|meta| copied.binary_search(&meta.uid).is_err()).collect();
+
+    let limit = [cx.options.max_message_size, target.capabilities().append_limit()].into_iter().flatten().min();
+    let (large, todo): (Vec<Meta>, Vec<Meta>) = todo.into_iter().partition(|meta| limit.is_some_and(|l| meta.size > l));
+    cx.progress.user_planned(&user.email, todo.len() as u64, todo.iter().map(|m| m.size).sum());
+    if !large.is_empty() {
+        skip_large(cx, user, source, m, uidvalidity, &large, limit.unwrap_or(0)).await?;
+    }
+
+    let mut next_uid = tinfo.uidnext.unwrap_or(1);
+    for chunk in chunks(&todo) {
+        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid).await?;
+    }
+
+    let mut state = store
+        .folder_states(&user.id)
+        .await?
+        .into_iter()
+        .find(|s| s.source_folder == m.source_wire)
+        .unwrap_or(state);
+    state.messages_source = messages_source;
+    state.last_sync_at = Some(chrono::Utc::now());
+    store.upsert_folder_state(&state).await?;
+    Ok(())
+}
+
+/// Splits the work into chunks bounded by count and bytes.
+fn chunks(todo: &[Meta]) -> Vec<&[Meta]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0u64;
+    for (i, meta) in todo.iter().enumerate() {
+        if i > start && (i - start >= CHUNK_MESSAGES || bytes + meta.size > CHUNK_BYTES) {
+            out.push(&todo[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += meta.size;
+    }
+    if start < todo.len() {
+        out.push(&todo[start..]);
+    }
+    out
+}
+
+/// A UID set in compact form: `1:5,7,9:12`.
+pub(crate) fn uid_set(uids: impl IntoIterator<Item = u32>) -> String {
+    let mut out = String::new();
+    let mut run: Option<(u32, u32)> = None;
+    let flush = |run: (u32, u32), out: &mut String| {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if run.0 == run.1 {
+            out.push_str(&run.0.to_string());
+        } else {
+            out.push_str(&format!("{}:{}", run.0, run.1));
+        }
+    };
+    for uid in uids {
+        run = match run {
+            Some((a, b)) if uid == b + 1 => Some((a, uid)),
+            Some(r) => {
+                flush(r, &mut out);
+                Some((uid, uid))
+            }
+            None => Some((uid, uid)),
+        };
+    }
+    if let Some(r) = run {
+        flush(r, &mut out);
+    }
+    out
+}
+
+fn fetched(f: Fetch) -> Option<Fetched> {
+    let uid = f.uid()?;
+    let body = f.body()?.to_vec();
+    let sha256 = Sha256::digest(&body).into();
+    Some(Fetched { uid, flags: f.flags().unwrap_or_default(), internal_date: f.internaldate().map(str::to_owned), body, sha256 })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_chunk(
+    cx: &RunContext,
+    user: &UserRecord,
+    source: &mut Session,
+    target: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    target_uidvalidity: u32,
+    chunk: &[Meta],
+    next_uid: u32,
+) -> Result<u32, SyncError> {
+    let store = cx.engine.store();
+    let mut messages = Vec::with_capacity(chunk.len());
+    {
+        let set = uid_set(chunk.iter().map(|m| m.uid));
+        let mut stream = source
+            .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+            .await
+            .map_err(SyncError::source_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+            if let Some(msg) = fetched(f) {
+                messages.push(msg);
+            }
+        }
+    }
+    // Messages expunged since the listing are simply gone from the answer.
+    messages.sort_by_key(|m| m.uid);
+    messages.dedup_by_key(|m| m.uid);
+    if messages.is_empty() {
+        return Ok(next_uid);
+    }
+
+    let intents: Vec<CopyIntent> = messages
+        .iter()
+        .map(|msg| CopyIntent {
+            source_folder: m.source_wire.clone(),
+            source_uidvalidity: uidvalidity,
+            source_uid: msg.uid,
+            target_folder: m.target_wire.clone(),
+            target_uidvalidity: Some(target_uidvalidity),
+            target_uidnext: Some(next_uid),
+            size: msg.body.len() as u64,
+            internal_date: None,
+            sha256: Some(msg.sha256),
+        })
+        .collect();
+    store.record_intents(&user.id, &intents).await?;
+
+    let requests: Vec<AppendRequest<'_>> = messages
+        .iter()
+        .map(|msg| AppendRequest { flags: &msg.flags, internal_date: msg.internal_date.as_deref(), message: &msg.body })
+        .collect();
+    let results = target.append_many(&m.target_wire, &requests).await.map_err(SyncError::target_side)?;
+
+    let mut done = Vec::new();
+    let mut without_uid = Vec::new();
+    let mut next = next_uid;
+    let mut bytes = 0u64;
+    for (msg, result) in messages.iter().zip(results) {
+        let result = match result {
+            Err(ImapError::No { .. }) => retry_append(target, &m.target_wire, msg).await,
+            other => other,
+        };
+        match result {
+            Ok(Some(AppendUid { uidvalidity: tv, uid })) => {
+                next = next.max(uid.saturating_add(1));
+                bytes += msg.body.len() as u64;
+                done.push(CopyDone { source_folder: m.source_wire.clone(), source_uidvalidity: uidvalidity, source_uid: msg.uid, target_uidvalidity: Some(tv), target_uid: Some(uid) });
+            }
+            Ok(None) => {
+                bytes += msg.body.len() as u64;
+                without_uid.push(msg.uid);
+            }
+            Err(e @ (ImapError::No { .. } | ImapError::Bad { .. } | ImapError::InvalidArgument { .. })) => {
+                store
+                    .drop_intents(&user.id, &[(m.source_wire.clone(), uidvalidity, msg.uid)])
+                    .await?;
+                record_skip(cx, user, m, uidvalidity, msg.uid, msg.body.len() as u64, Some(&msg.body), SkipKind::Bad, format!("the target refused it: {e}")).await?;
+            }
+            Err(e) => {
+                // The connection is gone: what was answered is recorded; the
+                // rest stays as intents, looked up on the next run.
+                store.record_copies_done(&user.id, &done).await?;
+                return Err(SyncError::target_side(e));
+            }
+        }
+    }
+    if !without_uid.is_empty() {
+        // No UIDPLUS: the new messages are the ones at or above the UIDNEXT
+        // seen before the appends, in the order they were appended.
+        let found: Vec<u32> = target
+            .uid_search(&format!("UID {next}:*"))
+            .await
+            .map_err(SyncError::target_side)?
+            .into_iter()
+            .filter(|u| *u >= next)
+            .collect();
+        let exact = found.len() == without_uid.len();
+        for (i, source_uid) in without_uid.iter().enumerate() {
+            let target_uid = if exact { Some(found[i]) } else { None };
+            done.push(CopyDone { source_folder: m.source_wire.clone(), source_uidvalidity: uidvalidity, source_uid: *source_uid, target_uidvalidity: Some(target_uidvalidity), target_uid });
+        }
+        if let Some(max) = found.iter().max() {
+            next = next.max(max + 1);
+        }
+    }
+    store.record_copies_done(&user.id, &done).await?;
+    cx.progress.messages_done(&user.email, messages.len() as u64, bytes);
+    Ok(next)
+}
+
+async fn retry_append(target: &mut Session, mailbox: &str, msg: &Fetched) -> Result<Option<AppendUid>, ImapError> {
+    let mut last = None;
+    for _ in 0..APPEND_RETRIES {
+        match target.append(mailbox, &msg.flags, msg.internal_date.as_deref(), &msg.body).await {
+            Ok(r) => return Ok(r),
+            Err(e @ (ImapError::No { .. } | ImapError::Bad { .. })) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(ImapError::Closed))
+}
+
+/// Records the `large` messages, with their subject and date for the report.
+async fn skip_large(
+    cx: &RunContext,
+    user: &UserRecord,
+    source: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    large: &[Meta],
+    limit: u64,
+) -> Result<(), SyncError> {
+    let set = uid_set(large.iter().map(|m| m.uid));
+    let mut headers = Vec::new();
+    {
+        let mut stream = source
+            .uid_fetch(&set, "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT DATE)])")
+            .await
+            .map_err(SyncError::source_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+            if let Some(uid) = f.uid() {
+                headers.push((uid, f.header_fields().map(|h| h.to_vec())));
+            }
+        }
+    }
+    for meta in large {
+        let h = headers.iter().find(|(u, _)| *u == meta.uid).and_then(|(_, h)| h.as_deref());
+        record_skip(cx, user, m, uidvalidity, meta.uid, meta.size, h, SkipKind::Large, format!("{} bytes is over the limit of {limit} bytes", meta.size)).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_skip(
+    cx: &RunContext,
+    user: &UserRecord,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    uid: u32,
+    size: u64,
+    header: Option<&[u8]>,
+    kind: SkipKind,
+    reason: String,
+) -> Result<(), SyncError> {
+    let (subject, date) = header.map(header_subject_date).unwrap_or((None, None));
+    cx.engine
+        .store()
+        .record_skipped(
+            &user.id,
+            &SkippedItem { folder: m.source_wire.clone(), source_uidvalidity: uidvalidity, uid, size: Some(size), date, subject, kind, reason, created_at: None },
+        )
+        .await?;
+    cx.progress.messages_done(&user.email, 1, 0);
+    Ok(())
+}
+
+/// Subject and Date of a message's header, for reports (unfolded, decoded
+/// leniently; never used to change the message).
+fn header_subject_date(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| bytes.windows(2).position(|w| w == b"\n\n")).unwrap_or(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[..end]);
+    let mut subject = None;
+    let mut date = None;
+    let mut current: Option<(String, String)> = None;
+    let mut finish = |cur: Option<(String, String)>| {
+        if let Some((name, value)) = cur {
+            let value = value.trim().to_owned();
+            if name.eq_ignore_ascii_case("subject") && subject.is_none() {
+                subject = Some(value);
+            } else if name.eq_ignore_ascii_case("date") && date.is_none() {
+                date = Some(value);
+            }
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some((_, v)) = current.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            finish(current.take());
+            current = Some((name.to_owned(), value.to_owned()));
+        }
+    }
+    finish(current.take());
+    let cap = |s: Option<String>| s.map(|s| s.chars().take(300).collect());
+    (cap(subject), cap(date))
+}
+
+/// Intents left open by an interrupted run: each message may or may not have
+/// been appended. A copy has a UID at or above the UIDNEXT recorded with the
+/// intent, the same size and the same SHA-256; found, the intent is done;
+/// not found, it is dropped and the message is copied again.
+async fn resolve_intents(
+    cx: &RunContext,
+    user: &UserRecord,
+    target: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    target_uidvalidity: u32,
+) -> Result<(), SyncError> {
+    let store = cx.engine.store();
+    let intents = store.open_intents(&user.id, &m.source_wire).await?;
+    if intents.is_empty() {
+        return Ok(());
+    }
+    let mapped: Vec<u32> = store
+        .uid_map(&user.id, &m.source_wire, uidvalidity)
+        .await?
+        .into_iter()
+        .filter_map(|(_, t)| t)
+        .collect();
+    let mut done = Vec::new();
+    let mut dropped = Vec::new();
+    let mut taken: Vec<u32> = Vec::new();
+    for intent in intents {
+        let key = (intent.source_folder.clone(), intent.source_uidvalidity, intent.source_uid);
+        let comparable = intent.source_uidvalidity == uidvalidity
+            && intent.target_folder == m.target_wire
+            && intent.target_uidvalidity == Some(target_uidvalidity);
+        let (Some(from), Some(sha), true) = (intent.target_uidnext, intent.sha256, comparable) else {
+            dropped.push(key);
+            continue;
+        };
+        let candidates: Vec<u32> = target
+            .uid_search(&format!("UID {from}:*"))
+            .await
+            .map_err(SyncError::target_side)?
+            .into_iter()
+            .filter(|u| *u >= from && !mapped.contains(u) && !taken.contains(u))
+            .collect();
+        let mut found = None;
+        if !candidates.is_empty() {
+            let mut stream = target
+                .uid_fetch(&uid_set(candidates), "(UID RFC822.SIZE BODY.PEEK[])")
+                .await
+                .map_err(SyncError::target_side)?;
+            while let Some(f) = stream.next().await.map_err(SyncError::target_side)? {
+                let (Some(uid), Some(body)) = (f.uid(), f.body()) else { continue };
+                if found.is_none() && body.len() as u64 == intent.size && <[u8; 32]>::from(Sha256::digest(body)) == sha {
+                    found = Some(uid);
+                }
+            }
+        }
+        match found {
+            Some(uid) => {
+                taken.push(uid);
+                done.push(CopyDone { source_folder: key.0, source_uidvalidity: key.1, source_uid: key.2, target_uidvalidity: Some(target_uidvalidity), target_uid: Some(uid) });
+            }
+            None => dropped.push(key),
+        }
+    }
+    tracing::info!(user = %user.email, folder = %m.source_path, found = done.len(), not_found = dropped.len(), "resolved interrupted copies");
+    store.record_copies_done(&user.id, &done).await?;
+    store.drop_intents(&user.id, &dropped).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set([1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set([9]), "9");
+        assert_eq!(uid_set([]), "");
+    }
+
+    #[test]
+    fn chunks_respect_count_and_bytes() {
+        let todo: Vec<Meta> = (1..=200).map(|uid| Meta { uid, size: 100 }).collect();
+        let c = chunks(&todo);
+        assert_eq!(c.len(), 4);
+        assert!(c.iter().all(|c| c.len() <= CHUNK_MESSAGES));
+        let big: Vec<Meta> = (1..=3).map(|uid| Meta { uid, size: CHUNK_BYTES }).collect();
+        assert_eq!(chunks(&big).len(), 3, "a large message is a chunk of its own");
+    }
+
+    #[test]
+    fn subject_and_date_are_read_leniently() {
+        let h = b"Subject: Hello\r\n  world\r\nDate: Mon, 1 Jan 2018 10:00:00 +0100\r\n\r\n";
+        let (s, d) = header_subject_date(h);
+        assert_eq!(s.as_deref(), Some("Hello world"));
+        assert_eq!(d.as_deref(), Some("Mon, 1 Jan 2018 10:00:00 +0100"));
+        assert_eq!(header_subject_date(b"\xff\xfe"), (None, None));
+    }
+}
