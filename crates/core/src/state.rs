@@ -68,6 +68,9 @@ pub enum UserEvent {
     Requeued,
     /// The administrator asked to complete; a final sync follows.
     CompleteRequested,
+    /// The worker is shutting down mid-sync: the work is saved and waits
+    /// for the next worker.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,14 +91,20 @@ impl UserStatus {
             (S::Queued, E::SyncBegan) if was_synced => S::IncrementalSyncing,
             (S::Queued, E::SyncBegan) => S::Syncing,
             (S::Completing, E::SyncBegan) => S::Completing,
+            // A worker took over a sync whose worker was lost.
+            (S::Syncing, E::SyncBegan) => S::Syncing,
+            (S::IncrementalSyncing, E::SyncBegan) => S::IncrementalSyncing,
             (S::Syncing | S::IncrementalSyncing, E::SyncFinished) => S::Synced,
             (S::Completing, E::SyncFinished) => S::Completed,
             (S::Syncing | S::IncrementalSyncing | S::Completing, E::SyncFailed) => S::Failed,
-            (S::Queued | S::Syncing | S::IncrementalSyncing, E::StopRequested) => S::Stopping,
-            (S::Synced, E::StopRequested) => S::Stopped,
+            (S::Syncing | S::IncrementalSyncing | S::Completing, E::StopRequested) => S::Stopping,
+            (S::Queued | S::Synced | S::Failed, E::StopRequested) => S::Stopped,
             (S::Stopping, E::StopReached | E::SyncFinished | E::SyncFailed) => S::Stopped,
             (S::Synced | S::Stopped | S::Failed, E::Requeued) => S::Queued,
             (S::Synced | S::Stopped | S::Failed | S::Queued, E::CompleteRequested) => S::Completing,
+            (S::Syncing | S::IncrementalSyncing, E::Interrupted) => S::Queued,
+            (S::Completing, E::Interrupted) => S::Completing,
+            (S::Stopping, E::Interrupted) => S::Stopped,
             (from, event) => return Err(InvalidTransition { from, event }),
         };
         Ok(next)
@@ -219,6 +228,14 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_sync_waits_for_the_next_worker() {
+        assert_eq!(S::Syncing.apply(E::Interrupted, false).unwrap(), S::Queued);
+        assert_eq!(S::Completing.apply(E::Interrupted, true).unwrap(), S::Completing);
+        assert_eq!(S::Stopping.apply(E::Interrupted, true).unwrap(), S::Stopped);
+        assert!(S::Synced.apply(E::Interrupted, true).is_err());
+    }
+
+    #[test]
     fn invalid_transitions_are_errors() {
         let err = S::Completed.apply(E::Requeued, true).unwrap_err();
         assert_eq!(err, InvalidTransition { from: S::Completed, event: E::Requeued });
@@ -229,13 +246,15 @@ mod tests {
 
     #[test]
     fn completed_accepts_nothing() {
-        for e in [E::SyncBegan, E::SyncFinished, E::SyncFailed, E::StopRequested, E::StopReached, E::Requeued, E::CompleteRequested] {
+        for e in [E::SyncBegan, E::SyncFinished, E::SyncFailed, E::StopRequested, E::StopReached, E::Requeued, E::CompleteRequested, E::Interrupted] {
             assert!(S::Completed.apply(e, true).is_err(), "{e:?}");
         }
     }
 
     #[test]
     fn stopping_settles_as_stopped() {
+        assert_eq!(S::Queued.apply(E::StopRequested, false).unwrap(), S::Stopped, "nothing in flight");
+        assert_eq!(S::Syncing.apply(E::SyncBegan, false).unwrap(), S::Syncing, "a sync resumed by another worker");
         let s = S::Syncing.apply(E::StopRequested, false).unwrap();
         assert_eq!(s, S::Stopping);
         assert_eq!(s.apply(E::StopReached, false).unwrap(), S::Stopped);

@@ -37,6 +37,11 @@ pub enum StoreError {
         expected: UserStatus,
         actual: UserStatus,
     },
+    /// A fenced write (or a lease renewal) found that the worker's lease on
+    /// this user was taken over by another claim, released, or cleared by a
+    /// settled transition; nothing was written.
+    #[error("the lease on migration user {user_id:?} is no longer held (it was taken over or given up); nothing was written")]
+    LeaseLost { user_id: String },
     /// The database failed. The text comes from the driver's error, which
     /// names constraints and tables, never bound values.
     #[error("database error: {0}")]

@@ -30,6 +30,19 @@
 //! in SQLite and BOOLEAN in PostgreSQL; statements use `$N` placeholders.
 //! Names (endpoints, batches) are unique and looked up regardless of case.
 //!
+//! ## Leases and fencing (scale-out)
+//! A worker claims users with [`Store::claim_users`]: one short
+//! transaction picks the due users (Completing first, then in queue order)
+//! that fit every endpoint's concurrency limits, counted across all live
+//! leases of the database (so across every process sharing it), and sets
+//! `lease_owner`, `lease_token` (+1 per claim: the fencing token) and
+//! `lease_expires_at`. Every write a worker makes while it copies takes
+//! `fence: Option<&Lease>`: with `Some`, the owner and token are checked in
+//! the write's own transaction and a mismatch is [`StoreError::LeaseLost`]
+//! with nothing written; `None` is an administrative write. A settled
+//! transition (Synced, Stopped, Failed, Completed) made with a fence gives
+//! the lease up in the same transaction.
+//!
 //! ## Sync state
 //! A copied message is identified by its source (folder, UIDVALIDITY, UID)
 //! in `uid_map`: an `intent` row is written before the APPEND, turned
@@ -56,9 +69,9 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    BatchRecord, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventLevel, EventRecord,
-    FolderState, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind, SkippedItem,
-    UserCounters, UserFilter, UserRecord,
+    BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventLevel,
+    EventRecord, FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser,
+    SkipKind, SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
 };
 pub use secrets::{SealedAt, SecretBox, SecretError};
 pub use sqlite::SqliteStore;

@@ -376,3 +376,79 @@ impl EventFilter {
         }
     }
 }
+
+/// A claim on one migration user by one worker, from
+/// [`crate::Store::claim_users`]. `token` grows with every claim of that
+/// user (a fencing token): a write fenced with an older lease is refused
+/// with [`crate::StoreError::LeaseLost`], so a worker whose lease was taken
+/// over can no longer change anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub user_id: String,
+    /// The worker holding it (its id, as in [`WorkerInfo::id`]).
+    pub owner: String,
+    pub token: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a worker asks [`crate::Store::claim_users`] for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// The claiming worker's id (becomes the leases' owner).
+    pub worker: String,
+    /// Only users of this batch (name, any case); `None`: any batch.
+    pub batch: Option<String>,
+    /// At most this many users.
+    pub max: usize,
+    /// How long the leases last unless renewed.
+    pub ttl: std::time::Duration,
+}
+
+/// A live lease, for `worker list` and the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub user_id: String,
+    pub email: String,
+    pub batch: Name,
+    pub owner: String,
+    pub token: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A worker announcing itself ([`crate::Store::heartbeat_worker`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// Unique per worker process (e.g. `host:pid:random`); the owner of its leases.
+    pub id: String,
+    pub host: String,
+    pub pid: Option<u32>,
+    /// The mailferry version it runs.
+    pub version: Option<String>,
+}
+
+impl LeaseInfo {
+    /// The lease itself, e.g. to release it with
+    /// [`crate::Store::release_lease`] for a worker known to be dead.
+    pub fn to_lease(&self) -> Lease {
+        Lease {
+            user_id: self.user_id.clone(),
+            owner: self.owner.clone(),
+            token: self.token,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A registered worker, with the number of live leases it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerRecord {
+    pub id: String,
+    pub host: String,
+    pub pid: Option<u32>,
+    pub version: Option<String>,
+    /// Its first heartbeat (since it was last forgotten).
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Live (unexpired) leases it holds now.
+    pub leases: u64,
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use mailferry_core::state::UserStatus;
 use mailferry_core::{EndpointSettings, Secret};
 use sqlx::sqlite::{
@@ -23,16 +24,16 @@ use sqlx::{Row, SqlitePool};
 use crate::error::{is_foreign_key_violation, is_unique_violation, StoreError};
 use crate::migrate;
 use crate::model::{
-    BatchRecord, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord, FolderState,
-    NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind, SkippedItem, UserCounters,
-    UserFilter, UserRecord,
+    BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord,
+    FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind,
+    SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
 };
 use crate::rows::{
     int, BatchRow, EndpointRow, EventRow, FolderStateRow, IntentRow, SkippedRow, UserRow,
 };
 use crate::secrets::{SealedAt, SecretBox};
 use crate::store::Store;
-use crate::util::{new_id, new_ordered_id, now_ms, to_i64};
+use crate::util::{from_ms, new_id, new_ordered_id, now_ms, to_i64};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "mailferry.db";
@@ -512,6 +513,117 @@ async fn require_user(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<(),
     found.map(|_| ()).ok_or_else(|| user_not_found(id))
 }
 
+/// A stored status, parsed; anything else is corruption.
+fn parse_status(user_id: &str, status: &str) -> Result<UserStatus, StoreError> {
+    status.parse().map_err(|e: String| {
+        StoreError::corrupt(format!("migration user {user_id:?}, column status: {e}"))
+    })
+}
+
+/// A status after which no worker has anything left to do for the user:
+/// a fenced transition to it gives the lease up.
+fn is_settled(status: UserStatus) -> bool {
+    matches!(
+        status,
+        UserStatus::Synced | UserStatus::Stopped | UserStatus::Failed | UserStatus::Completed
+    )
+}
+
+fn lease_lost(user_id: &str) -> StoreError {
+    StoreError::LeaseLost {
+        user_id: user_id.to_owned(),
+    }
+}
+
+/// The longest lease: beyond it a time-to-live is surely a mistake.
+const MAX_LEASE_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A lease's time-to-live in milliseconds.
+fn ttl_ms(ttl: Duration) -> Result<i64, StoreError> {
+    if ttl > MAX_LEASE_TTL {
+        return Err(StoreError::Unsupported(format!(
+            "a lease of {}s is too long (at most a year)",
+            ttl.as_secs()
+        )));
+    }
+    Ok(ttl.as_millis() as i64)
+}
+
+/// The fence of a worker's write, checked inside the write's transaction
+/// (under `BEGIN IMMEDIATE`, so nothing can change between the check and
+/// the write): `LeaseLost` unless the user's lease owner and token are the
+/// lease's; `NotFound` for an unknown user. No fence: no check.
+async fn check_fence(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    fence: Option<&Lease>,
+) -> Result<(), StoreError> {
+    let Some(lease) = fence else {
+        return Ok(());
+    };
+    let row: Option<(Option<String>, i64)> =
+        sqlx::query_as("SELECT lease_owner, lease_token FROM migration_users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(|e| StoreError::db("check the lease of a migration user", e))?;
+    let (owner, token) = row.ok_or_else(|| user_not_found(user_id))?;
+    let held = lease.user_id == user_id
+        && owner.as_deref() == Some(lease.owner.as_str())
+        && u64::try_from(token).ok() == Some(lease.token);
+    if held {
+        Ok(())
+    } else {
+        Err(lease_lost(user_id))
+    }
+}
+
+/// The concurrency of one endpoint during a claim: its limits and what the
+/// live leases (plus this claim's) use of them.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndpointLoad {
+    max_migrations: i64,
+    max_incremental: i64,
+    migrations: i64,
+    incremental: i64,
+}
+
+impl EndpointLoad {
+    fn has_room(&self, incremental: bool) -> bool {
+        self.migrations < self.max_migrations
+            && (!incremental || self.incremental < self.max_incremental)
+    }
+}
+
+/// Where a claimable user stands in the claim order: Completing first,
+/// then by the time it was queued, then CSV line (none last), then id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ClaimKey {
+    completing_last: bool,
+    updated_at: i64,
+    no_csv_line: bool,
+    csv_line: i64,
+    id: String,
+}
+
+/// The claimable users of one batch with one `was_synced`, in claim order
+/// (reversed: the next one is last).
+struct ClaimStream {
+    source: String,
+    target: String,
+    was_synced: bool,
+    queue: Vec<ClaimKey>,
+}
+
+/// The endpoints a batch uses (one if source and target are the same).
+fn batch_endpoints<'a>(source: &'a str, target: &'a str) -> Vec<&'a str> {
+    if source == target {
+        vec![source]
+    } else {
+        vec![source, target]
+    }
+}
+
 /// Creates the folder state of (`user_id`, `folder`) if it has none.
 async fn ensure_folder(
     conn: &mut sqlx::SqliteConnection,
@@ -903,18 +1015,43 @@ impl Store for SqliteStore {
     }
 
     async fn remove_batch(&self, name: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM batches WHERE lower(name) = lower($1)")
+        let mut tx = self.begin("remove batch").await?;
+        let id: String = sqlx::query_scalar("SELECT id FROM batches WHERE lower(name) = lower($1)")
             .bind(name)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(|e| StoreError::db("remove batch", e))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
+            .map_err(|e| StoreError::db("look up batch", e))?
+            .ok_or_else(|| StoreError::NotFound {
                 what: "batch",
                 name: name.to_owned(),
+            })?;
+        // a worker still holds one of its users: refuse, remove nothing
+        let leased: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, status FROM migration_users WHERE batch_id = $1 \
+             AND lease_owner IS NOT NULL AND lease_expires_at > $2 \
+             ORDER BY (csv_line IS NULL), csv_line, id LIMIT 1",
+        )
+        .bind(&id)
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("look for leased users of the batch", e))?;
+        if let Some((user_id, status)) = leased {
+            return Err(StoreError::StateChanged {
+                expected: UserStatus::Stopped,
+                actual: parse_status(&user_id, &status)?,
             });
         }
-        Ok(())
+        // folder states, the UID map and skipped items go with the users
+        // (ON DELETE CASCADE), the users with the batch
+        sqlx::query("DELETE FROM batches WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("remove batch", e))?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("remove batch", e))
     }
 
     async fn batch_names_using_endpoint(&self, endpoint: &str) -> Result<Vec<String>, StoreError> {
@@ -1007,10 +1144,14 @@ impl Store for SqliteStore {
         from: UserStatus,
         to: UserStatus,
         error: Option<String>,
+        fence: Option<&Lease>,
     ) -> Result<UserRecord, StoreError> {
         let mut sql = String::from(
             "UPDATE migration_users SET status = $3, last_error = $4, updated_at = $5",
         );
+        if fence.is_some() && is_settled(to) {
+            sql.push_str(", lease_owner = NULL, lease_expires_at = NULL");
+        }
         let synced = matches!(to, UserStatus::Synced | UserStatus::Completed);
         if synced {
             sql.push_str(", was_synced = $6, last_sync_at = $5");
@@ -1023,6 +1164,7 @@ impl Store for SqliteStore {
         }
         sql.push_str(" WHERE id = $1 AND status = $2");
         let mut tx = self.begin("change migration user status").await?;
+        check_fence(&mut tx, id, fence).await?;
         let mut query = sqlx::query(&sql)
             .bind(id)
             .bind(from.as_str())
@@ -1044,9 +1186,7 @@ impl Store for SqliteStore {
                     .await
                     .map_err(|e| StoreError::db("read migration user status", e))?;
             let actual = actual.ok_or_else(|| user_not_found(id))?;
-            let actual = actual.parse().map_err(|e: String| {
-                StoreError::corrupt(format!("migration user {id:?}, column status: {e}"))
-            })?;
+            let actual = parse_status(id, &actual)?;
             return Err(StoreError::StateChanged {
                 expected: from,
                 actual,
@@ -1059,7 +1199,14 @@ impl Store for SqliteStore {
         Ok(user)
     }
 
-    async fn set_user_counters(&self, id: &str, c: UserCounters) -> Result<(), StoreError> {
+    async fn set_user_counters(
+        &self,
+        id: &str,
+        c: UserCounters,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin("set migration user counters").await?;
+        check_fence(&mut tx, id, fence).await?;
         let done = sqlx::query(
             "UPDATE migration_users SET items_source = $2, items_synced = $3, \
              items_skipped_bad = $4, items_skipped_large = $5, bytes_synced = $6, updated_at = $7 \
@@ -1072,13 +1219,15 @@ impl Store for SqliteStore {
         .bind(to_i64(c.items_skipped_large, "items_skipped_large")?)
         .bind(to_i64(c.bytes_synced, "bytes_synced")?)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::db("set migration user counters", e))?;
         if done.rows_affected() == 0 {
             return Err(user_not_found(id));
         }
-        Ok(())
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("set migration user counters", e))
     }
 
     async fn folder_states(&self, user_id: &str) -> Result<Vec<FolderState>, StoreError> {
@@ -1094,7 +1243,18 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn upsert_folder_state(&self, state: &FolderState) -> Result<(), StoreError> {
+    async fn upsert_folder_state(
+        &self,
+        state: &FolderState,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        let highest_modseq = state
+            .highest_modseq
+            .map(|m| to_i64(m, "HIGHESTMODSEQ"))
+            .transpose()?;
+        let messages_source = to_i64(state.messages_source, "messages_source")?;
+        let mut tx = self.begin("save folder state").await?;
+        check_fence(&mut tx, &state.user_id, fence).await?;
         let result = sqlx::query(
             "INSERT INTO folder_states (user_id, source_folder, target_folder, source_uidvalidity, \
              target_uidvalidity, highest_modseq, last_seen_uid, subscribed, messages_source, \
@@ -1116,24 +1276,22 @@ impl Store for SqliteStore {
         .bind(&state.target_folder)
         .bind(state.source_uidvalidity.map(i64::from))
         .bind(state.target_uidvalidity.map(i64::from))
-        .bind(
-            state
-                .highest_modseq
-                .map(|m| to_i64(m, "HIGHESTMODSEQ"))
-                .transpose()?,
-        )
+        .bind(highest_modseq)
         .bind(state.last_seen_uid.map(i64::from))
         .bind(state.subscribed)
-        .bind(to_i64(state.messages_source, "messages_source")?)
+        .bind(messages_source)
         .bind(state.last_sync_at.map(|t| t.timestamp_millis()))
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(user_not_found(&state.user_id)),
-            Err(e) => Err(StoreError::db("save folder state", e)),
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => return Err(user_not_found(&state.user_id)),
+            Err(e) => return Err(StoreError::db("save folder state", e)),
         }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("save folder state", e))
     }
 
     async fn copied_uids(
@@ -1199,8 +1357,9 @@ impl Store for SqliteStore {
         &self,
         user_id: &str,
         intents: &[CopyIntent],
+        fence: Option<&Lease>,
     ) -> Result<(), StoreError> {
-        if intents.is_empty() {
+        if intents.is_empty() && fence.is_none() {
             return Ok(());
         }
         let sizes = intents
@@ -1209,6 +1368,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<i64>, StoreError>>()?;
         let mut tx = self.begin("record copy intents").await?;
         require_user(&mut tx, user_id).await?;
+        check_fence(&mut tx, user_id, fence).await?;
         let now = now_ms();
         let mut folders: HashSet<&str> = HashSet::new();
         for (intent, size) in intents.iter().zip(sizes) {
@@ -1256,12 +1416,18 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::db("record copy intents", e))
     }
 
-    async fn record_copies_done(&self, user_id: &str, done: &[CopyDone]) -> Result<(), StoreError> {
-        if done.is_empty() {
+    async fn record_copies_done(
+        &self,
+        user_id: &str,
+        done: &[CopyDone],
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        if done.is_empty() && fence.is_none() {
             return Ok(());
         }
         let mut tx = self.begin("record copies done").await?;
         require_user(&mut tx, user_id).await?;
+        check_fence(&mut tx, user_id, fence).await?;
         let now = now_ms();
         // per folder: (messages, bytes) newly done
         let mut added: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
@@ -1352,11 +1518,13 @@ impl Store for SqliteStore {
         &self,
         user_id: &str,
         keys: &[(String, u32, u32)],
+        fence: Option<&Lease>,
     ) -> Result<(), StoreError> {
-        if keys.is_empty() {
+        if keys.is_empty() && fence.is_none() {
             return Ok(());
         }
         let mut tx = self.begin("drop copy intents").await?;
+        check_fence(&mut tx, user_id, fence).await?;
         for (folder, uidvalidity, uid) in keys {
             sqlx::query(
                 "DELETE FROM uid_map WHERE user_id = $1 AND source_folder = $2 \
@@ -1403,11 +1571,17 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn record_skipped(&self, user_id: &str, item: &SkippedItem) -> Result<(), StoreError> {
+    async fn record_skipped(
+        &self,
+        user_id: &str,
+        item: &SkippedItem,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
         let id = new_id()?;
         let size = item.size.map(|s| to_i64(s, "message size")).transpose()?;
         let mut tx = self.begin("record skipped message").await?;
         require_user(&mut tx, user_id).await?;
+        check_fence(&mut tx, user_id, fence).await?;
         let now = now_ms();
         let before: Option<String> = sqlx::query_scalar(
             "SELECT kind FROM skipped_items WHERE user_id = $1 AND folder = $2 \
@@ -1513,6 +1687,379 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| StoreError::db("list skipped messages", e))?;
         rows.iter().map(|r| skipped_row(r)?.into_record()).collect()
+    }
+
+    async fn set_next_sync(
+        &self,
+        user_id: &str,
+        at: Option<DateTime<Utc>>,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin("set next sync time").await?;
+        check_fence(&mut tx, user_id, fence).await?;
+        let done = sqlx::query(
+            "UPDATE migration_users SET next_sync_at = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(at.map(|t| t.timestamp_millis()))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("set next sync time", e))?;
+        if done.rows_affected() == 0 {
+            return Err(user_not_found(user_id));
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("set next sync time", e))
+    }
+
+    async fn users_due_for_sync(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{USER_SELECT} WHERE u.status = $1 AND u.next_sync_at <= $2 \
+             AND b.started = $3 AND b.removing = $4 AND b.complete_requested_at IS NULL \
+             ORDER BY u.next_sync_at, (u.csv_line IS NULL), u.csv_line, u.id LIMIT $5"
+        ))
+        .bind(UserStatus::Synced.as_str())
+        .bind(now.timestamp_millis())
+        .bind(true)
+        .bind(false)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list users due for a sync", e))?;
+        rows.iter().map(|r| user_row(r)?.into_record()).collect()
+    }
+
+    async fn claim_users(
+        &self,
+        req: &ClaimRequest,
+    ) -> Result<Vec<(UserRecord, Lease)>, StoreError> {
+        let ttl = ttl_ms(req.ttl)?;
+        if req.max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin("claim migration users").await?;
+        let now = now_ms();
+        let expires = now + ttl;
+        let batch_id: Option<String> = match &req.batch {
+            None => None,
+            Some(name) => Some(
+                sqlx::query_scalar("SELECT id FROM batches WHERE lower(name) = lower($1)")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db("look up batch", e))?
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "batch",
+                        name: name.clone(),
+                    })?,
+            ),
+        };
+
+        // what every endpoint allows, and what the live leases use of it
+        let limits: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT id, max_concurrent_migrations, max_concurrent_incremental FROM endpoints",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("read endpoint limits", e))?;
+        let mut load: HashMap<String, EndpointLoad> = limits
+            .into_iter()
+            .map(|(id, m, i)| {
+                let l = EndpointLoad {
+                    max_migrations: m,
+                    max_incremental: i,
+                    ..EndpointLoad::default()
+                };
+                (id, l)
+            })
+            .collect();
+        let live: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT b.source_endpoint_id, b.target_endpoint_id, u.was_synced \
+             FROM migration_users u JOIN batches b ON b.id = u.batch_id \
+             WHERE u.lease_owner IS NOT NULL AND u.lease_expires_at > $1",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("count live leases", e))?;
+        for (source, target, was_synced) in &live {
+            for e in batch_endpoints(source, target) {
+                let l = load.entry(e.to_owned()).or_default();
+                l.migrations += 1;
+                l.incremental += i64::from(*was_synced);
+            }
+        }
+
+        // The candidates come in streams, one per batch and `was_synced`:
+        // within a stream every user needs the same room of the same
+        // endpoints, so once one does not fit, none of the rest does (a
+        // claim only adds load). Each stream yields at most `max` users,
+        // in claim order; the streams are merged by that order.
+        let mut sql = String::from(
+            "SELECT id, source_endpoint_id, target_endpoint_id FROM batches \
+             WHERE started = $1 AND removing = $2",
+        );
+        if batch_id.is_some() {
+            sql.push_str(" AND id = $3");
+        }
+        let mut query = sqlx::query_as::<_, (String, String, String)>(&sql)
+            .bind(true)
+            .bind(false);
+        if let Some(id) = &batch_id {
+            query = query.bind(id);
+        }
+        let batches = query
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("list started batches", e))?;
+        let max = i64::try_from(req.max).unwrap_or(i64::MAX);
+        let mut streams: Vec<ClaimStream> = Vec::new();
+        for (batch, source, target) in batches {
+            for was_synced in [false, true] {
+                let fits = batch_endpoints(&source, &target)
+                    .iter()
+                    .all(|e| load.get(*e).is_some_and(|l| l.has_room(was_synced)));
+                if !fits {
+                    continue;
+                }
+                let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, status, updated_at, csv_line FROM migration_users \
+                     WHERE batch_id = $1 AND was_synced = $2 AND status IN ($3, $4) \
+                     AND (lease_owner IS NULL OR lease_expires_at IS NULL \
+                     OR lease_expires_at <= $5) \
+                     ORDER BY CASE WHEN status = $4 THEN 0 ELSE 1 END, updated_at, \
+                     (csv_line IS NULL), csv_line, id LIMIT $6",
+                )
+                .bind(&batch)
+                .bind(was_synced)
+                .bind(UserStatus::Queued.as_str())
+                .bind(UserStatus::Completing.as_str())
+                .bind(now)
+                .bind(max)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| StoreError::db("list claimable migration users", e))?;
+                let mut queue: Vec<ClaimKey> = rows
+                    .into_iter()
+                    .map(|(id, status, updated_at, csv_line)| ClaimKey {
+                        completing_last: status != UserStatus::Completing.as_str(),
+                        updated_at,
+                        no_csv_line: csv_line.is_none(),
+                        csv_line: csv_line.unwrap_or(0),
+                        id,
+                    })
+                    .collect();
+                queue.reverse(); // popped from the end
+                if !queue.is_empty() {
+                    streams.push(ClaimStream {
+                        source: source.clone(),
+                        target: target.clone(),
+                        was_synced,
+                        queue,
+                    });
+                }
+            }
+        }
+        let mut chosen: Vec<String> = Vec::new();
+        while chosen.len() < req.max {
+            let Some(next) = streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.queue.last().map(|k| (i, k)))
+                .min_by(|a, b| a.1.cmp(b.1))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let stream = &mut streams[next];
+            let endpoints = batch_endpoints(&stream.source, &stream.target);
+            let fits = endpoints
+                .iter()
+                .all(|e| load.get(*e).is_some_and(|l| l.has_room(stream.was_synced)));
+            if !fits {
+                stream.queue.clear(); // nor will the rest of this stream
+                continue;
+            }
+            for e in endpoints {
+                if let Some(l) = load.get_mut(e) {
+                    l.migrations += 1;
+                    l.incremental += i64::from(stream.was_synced);
+                }
+            }
+            if let Some(key) = stream.queue.pop() {
+                chosen.push(key.id);
+            }
+        }
+
+        let mut claimed = Vec::with_capacity(chosen.len());
+        for user_id in chosen {
+            let done = sqlx::query(
+                "UPDATE migration_users SET lease_owner = $2, lease_token = lease_token + 1, \
+                 lease_expires_at = $3 \
+                 WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at IS NULL \
+                 OR lease_expires_at <= $4)",
+            )
+            .bind(&user_id)
+            .bind(&req.worker)
+            .bind(expires)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("claim migration user", e))?;
+            if done.rows_affected() == 0 {
+                continue; // cannot happen under BEGIN IMMEDIATE
+            }
+            let token: i64 =
+                sqlx::query_scalar("SELECT lease_token FROM migration_users WHERE id = $1")
+                    .bind(&user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::db("read lease token", e))?;
+            let user = user_by_id(&mut tx, &user_id).await?;
+            let lease = Lease {
+                token: int("migration user", &user_id, "lease_token", token)?,
+                owner: req.worker.clone(),
+                expires_at: from_ms(expires, "migration_users.lease_expires_at")?,
+                user_id,
+            };
+            claimed.push((user, lease));
+        }
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db("claim migration users", e))?;
+        Ok(claimed)
+    }
+
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        let ttl = ttl_ms(ttl)?;
+        let Ok(token) = i64::try_from(lease.token) else {
+            return Err(lease_lost(&lease.user_id));
+        };
+        let expires = now_ms() + ttl;
+        let done = sqlx::query(
+            "UPDATE migration_users SET lease_expires_at = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
+        )
+        .bind(&lease.user_id)
+        .bind(&lease.owner)
+        .bind(token)
+        .bind(expires)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("renew lease", e))?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(&lease.user_id));
+        }
+        Ok(Lease {
+            expires_at: from_ms(expires, "migration_users.lease_expires_at")?,
+            ..lease.clone()
+        })
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        let Ok(token) = i64::try_from(lease.token) else {
+            return Ok(()); // no stored token is that large: not held
+        };
+        sqlx::query(
+            "UPDATE migration_users SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
+        )
+        .bind(&lease.user_id)
+        .bind(&lease.owner)
+        .bind(token)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("release lease", e))?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT u.id, u.email, b.id, b.name, u.lease_owner, u.lease_token, u.lease_expires_at \
+             FROM migration_users u JOIN batches b ON b.id = u.batch_id \
+             WHERE u.lease_owner IS NOT NULL AND u.lease_expires_at > $1 \
+             ORDER BY u.lease_owner, lower(b.name), b.name, lower(u.email), u.id",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list leases", e))?;
+        rows.into_iter()
+            .map(|(user_id, email, batch_id, batch, owner, token, expires)| {
+                Ok(LeaseInfo {
+                    batch: mailferry_core::Name::parse(&batch).map_err(|e| {
+                        StoreError::corrupt(format!("batch {batch_id:?}, column name: {e}"))
+                    })?,
+                    token: int("migration user", &user_id, "lease_token", token)?,
+                    expires_at: from_ms(expires, "migration_users.lease_expires_at")?,
+                    user_id,
+                    email,
+                    owner,
+                })
+            })
+            .collect()
+    }
+
+    async fn heartbeat_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workers (id, host, pid, version, started_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
+             version = excluded.version, heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(&worker.id)
+        .bind(&worker.host)
+        .bind(worker.pid.map(i64::from))
+        .bind(&worker.version)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("record worker heartbeat", e))?;
+        Ok(())
+    }
+
+    async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError> {
+        type Row = (String, String, Option<i64>, Option<String>, i64, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT w.id, w.host, w.pid, w.version, w.started_at, w.heartbeat_at, \
+             (SELECT COUNT(*) FROM migration_users u \
+              WHERE u.lease_owner = w.id AND u.lease_expires_at > $1) AS leases \
+             FROM workers w ORDER BY w.id",
+        )
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list workers", e))?;
+        rows.into_iter()
+            .map(
+                |(id, host, pid, version, started_at, heartbeat_at, leases)| {
+                    Ok(WorkerRecord {
+                        pid: pid.map(|p| int("worker", &id, "pid", p)).transpose()?,
+                        started_at: from_ms(started_at, "workers.started_at")?,
+                        heartbeat_at: from_ms(heartbeat_at, "workers.heartbeat_at")?,
+                        leases: int("worker", &id, "leases", leases)?,
+                        id,
+                        host,
+                        version,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn forget_workers(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM workers WHERE heartbeat_at < $1")
+            .bind(before.timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("forget workers", e))?;
+        Ok(done.rows_affected())
     }
 
     async fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {

@@ -5,10 +5,12 @@ use mailferry_core::state::UserStatus;
 use mailferry_core::{EndpointSettings, Secret};
 
 use crate::error::StoreError;
+use chrono::{DateTime, Utc};
+
 use crate::model::{
-    BatchRecord, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord, FolderState,
-    NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkippedItem, UserCounters, UserFilter,
-    UserRecord,
+    BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord,
+    FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkippedItem,
+    UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
 };
 
 /// Persistence of endpoints, batches, migration users and their sync state.
@@ -18,6 +20,15 @@ use crate::model::{
 /// up case-insensitively and are unique regardless of case. Secrets go in
 /// as [`Secret`] and are sealed before they reach SQL; they come out only
 /// through the `*_secret` methods.
+///
+/// ## Fencing
+/// The writes a worker makes while it copies take `fence: Option<&Lease>`
+/// (last parameter). With `Some(lease)` the write happens only if the
+/// user's lease owner and token still equal the lease's, checked in the
+/// same transaction as the write; otherwise it is
+/// [`StoreError::LeaseLost`] and nothing is written. A lease for another
+/// user than the one written is `LeaseLost` too. `None` is an
+/// administrative write: no check.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
@@ -99,7 +110,11 @@ pub trait Store: Send + Sync + 'static {
     async fn batch(&self, name: &str) -> Result<BatchRecord, StoreError>;
 
     /// Removes a batch with everything that belongs to it (users, folder
-    /// states, UID map, skipped items). `NotFound` if there is none.
+    /// states, UID map, skipped items; the event log stays), in one
+    /// transaction. `NotFound` if there is none. Refused with
+    /// `StateChanged { expected: Stopped, actual }` (`actual`: the status of
+    /// such a user), nothing removed, while any of its users holds a live
+    /// lease: stop the users first.
     async fn remove_batch(&self, name: &str) -> Result<(), StoreError>;
 
     /// Names of the batches using the endpoint as source or target, sorted.
@@ -122,16 +137,108 @@ pub trait Store: Send + Sync + 'static {
     /// `last_error` to `error` (`None` clears it). `to` Synced or Completed
     /// also sets `was_synced` and `last_sync_at` = now; `to` Syncing,
     /// IncrementalSyncing or Completing sets `sync_started_at` = now.
+    /// Fenced (see the trait's doc; the fence is checked first): `to` a
+    /// settled status (Synced, Stopped, Failed, Completed) with `Some`
+    /// fence also gives the lease up in the same transaction.
     async fn transition_user(
         &self,
         id: &str,
         from: UserStatus,
         to: UserStatus,
         error: Option<String>,
+        fence: Option<&Lease>,
     ) -> Result<UserRecord, StoreError>;
 
-    /// Sets the user's counters (absolute values).
-    async fn set_user_counters(&self, id: &str, counters: UserCounters) -> Result<(), StoreError>;
+    /// Sets the user's counters (absolute values). Fenced.
+    async fn set_user_counters(
+        &self,
+        id: &str,
+        counters: UserCounters,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets (`Some`) or clears (`None`) when the user's next incremental
+    /// sync is due. `NotFound` for an unknown user. Fenced.
+    async fn set_next_sync(
+        &self,
+        user_id: &str,
+        at: Option<DateTime<Utc>>,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
+
+    /// Users whose next incremental sync is due: status Synced,
+    /// `next_sync_at <= now`, in a batch that is started, not being removed
+    /// and not asked to complete; the most overdue first (then CSV line),
+    /// at most `limit`. The scheduler moves them to Queued with a
+    /// compare-and-set ([`Store::transition_user`]).
+    async fn users_due_for_sync(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+
+    // ---- leases (scale-out) ----
+
+    /// Claims up to `req.max` users that are due for work, in one short
+    /// transaction, and returns them (as they are after the claim) with
+    /// their leases, in claim order. A user is claimable when:
+    /// - its status is Queued or Completing;
+    /// - its batch is started and not being removed (and named
+    ///   `req.batch`, if given);
+    /// - it has no live lease (none, or `lease_expires_at <= now`: an
+    ///   expired lease is taken over);
+    /// - the endpoint limits hold, counted over every live lease in the
+    ///   database plus the claims of this call: for each endpoint E, the
+    ///   live-leased users whose batch has E as source or target stay below
+    ///   E's `max_concurrent_migrations`, and those of them with
+    ///   `was_synced` (incremental or final syncs) below E's
+    ///   `max_concurrent_incremental` (a `was_synced` user needs room in
+    ///   both counts of both its endpoints).
+    ///
+    /// Order: Completing first, then by the time they were queued
+    /// (`updated_at`), then CSV line. Sets `lease_owner = req.worker`,
+    /// `lease_token = lease_token + 1`, `lease_expires_at = now + ttl`.
+    /// `NotFound` for an unknown `req.batch`; a `ttl` over a year is
+    /// `Unsupported`.
+    ///
+    /// Backends must serialise the limit check with other claims (SQLite:
+    /// `BEGIN IMMEDIATE`; PostgreSQL: lock the endpoint rows involved, then
+    /// `FOR UPDATE SKIP LOCKED` on the users), or concurrent claimers could
+    /// each see room for the same last slot.
+    async fn claim_users(&self, req: &ClaimRequest)
+        -> Result<Vec<(UserRecord, Lease)>, StoreError>;
+
+    /// Extends a lease to now + `ttl`. `LeaseLost` if the user's lease owner
+    /// or token no longer match (taken over, released, or cleared by a
+    /// settled transition). A lease that expired without being taken over
+    /// still matches, and is renewed.
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        ttl: std::time::Duration,
+    ) -> Result<Lease, StoreError>;
+
+    /// Gives a lease up (the token stays, so later claims still get a
+    /// higher one). No error if it was already lost or the user is gone.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Every live lease, ordered by owner, batch name, email.
+    async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError>;
+
+    // ---- workers ----
+
+    /// Registers a worker or records its heartbeat (now); host, pid and
+    /// version are replaced, the first heartbeat's time is kept as
+    /// `started_at`.
+    async fn heartbeat_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError>;
+
+    /// Every registered worker with the number of live leases it holds,
+    /// ordered by id.
+    async fn workers(&self) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    /// Forgets the workers whose last heartbeat is older than `before`
+    /// (their leases, if any, simply expire); returns how many.
+    async fn forget_workers(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     // ---- per-folder state ----
 
@@ -142,8 +249,12 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces the folder state of (`user_id`, `source_folder`),
     /// except `messages_synced`, `bytes_synced` and `messages_skipped`,
     /// which only the UID map and skipped items move (see [`FolderState`]).
-    /// `NotFound` for an unknown user.
-    async fn upsert_folder_state(&self, state: &FolderState) -> Result<(), StoreError>;
+    /// `NotFound` for an unknown user. Fenced.
+    async fn upsert_folder_state(
+        &self,
+        state: &FolderState,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
 
     // ---- the UID map: a copied message is its source (folder, UIDVALIDITY, UID) ----
 
@@ -166,25 +277,35 @@ pub trait Store: Send + Sync + 'static {
     /// Records intents, in one transaction, before their APPENDs are sent.
     /// A folder without a state gets one. An open intent for the same key is
     /// replaced; a key already done stays done (and is not counted again).
-    /// `NotFound` for an unknown user.
-    async fn record_intents(&self, user_id: &str, intents: &[CopyIntent])
-        -> Result<(), StoreError>;
+    /// `NotFound` for an unknown user. Fenced.
+    async fn record_intents(
+        &self,
+        user_id: &str,
+        intents: &[CopyIntent],
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
 
     /// Marks copies done in one transaction and, in the same transaction,
     /// adds their number and recorded sizes to the folder states'
     /// `messages_synced`/`bytes_synced` and the user's
     /// `items_synced`/`bytes_synced`. Idempotent: a key already done is left
     /// alone and not counted again. `NotFound` (nothing written) for a key
-    /// that has no intent.
-    async fn record_copies_done(&self, user_id: &str, done: &[CopyDone]) -> Result<(), StoreError>;
+    /// that has no intent. Fenced.
+    async fn record_copies_done(
+        &self,
+        user_id: &str,
+        done: &[CopyDone],
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
 
     /// Drops open intents, keyed (source folder, UIDVALIDITY, UID), that
     /// turned out not to have been appended. Done copies and unknown keys
-    /// are left alone.
+    /// are left alone. Fenced.
     async fn drop_intents(
         &self,
         user_id: &str,
         keys: &[(String, u32, u32)],
+        fence: Option<&Lease>,
     ) -> Result<(), StoreError>;
 
     /// The done copies of a folder: (source UID, target UID if known),
@@ -204,7 +325,13 @@ pub trait Store: Send + Sync + 'static {
     /// whose `source_folder` equals `item.folder` (if there is one: none is
     /// created); again, it replaces the details (moving the count if the
     /// kind changed) without counting twice. `NotFound` for an unknown user.
-    async fn record_skipped(&self, user_id: &str, item: &SkippedItem) -> Result<(), StoreError>;
+    /// Fenced.
+    async fn record_skipped(
+        &self,
+        user_id: &str,
+        item: &SkippedItem,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
 
     /// The user's skipped messages, ordered by folder, UIDVALIDITY, UID.
     async fn skipped_items(&self, user_id: &str) -> Result<Vec<SkippedItem>, StoreError>;

@@ -441,7 +441,7 @@ async fn a_version_1_database_is_upgraded() {
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].target_uidnext, open[0].size), (None, 10));
     store
-        .record_copies_done("u1", &[suite::done("INBOX", 7, 1, Some(3))])
+        .record_copies_done("u1", &[suite::done("INBOX", 7, 1, Some(3))], None)
         .await
         .unwrap();
     assert_eq!(store.copied_uids("u1", "INBOX", 7).await.unwrap(), [1]);
@@ -466,6 +466,7 @@ async fn copied_uids_of_100k_messages_is_fast() {
                 suite::intent("INBOX", 7, 1, 1),
                 suite::intent("Other", 7, 1, 1),
             ],
+            None,
         )
         .await
         .unwrap();
@@ -489,7 +490,7 @@ async fn copied_uids_of_100k_messages_is_fast() {
     }
     pool.close().await;
     store
-        .record_copies_done(&user.id, &[suite::done("INBOX", 7, 1, Some(1))])
+        .record_copies_done(&user.id, &[suite::done("INBOX", 7, 1, Some(1))], None)
         .await
         .unwrap();
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mailferry_core::state::UserStatus;
 use mailferry_core::{
@@ -12,9 +13,9 @@ use mailferry_core::{
     Security,
 };
 use mailferry_store::{
-    CopyDone, CopyIntent, EventFilter, EventLevel, FolderState, NewBatch, NewEndpoint, NewEvent,
-    NewMigrationUser, SkipKind, SkippedItem, Store, StoreError, UserCounters, UserFilter,
-    UserRecord,
+    ClaimRequest, CopyDone, CopyIntent, EventFilter, EventLevel, FolderState, Lease, NewBatch,
+    NewEndpoint, NewEvent, NewMigrationUser, SkipKind, SkippedItem, Store, StoreError,
+    UserCounters, UserFilter, UserRecord, WorkerInfo,
 };
 
 pub fn name(s: &str) -> Name {
@@ -891,7 +892,13 @@ pub async fn an_address_in_another_active_batch_is_a_conflict(store: Arc<dyn Sto
 pub async fn a_completed_user_does_not_clash(store: Arc<dyn Store>) {
     let user = one_user(&store).await;
     store
-        .transition_user(&user.id, UserStatus::Queued, UserStatus::Completing, None)
+        .transition_user(
+            &user.id,
+            UserStatus::Queued,
+            UserStatus::Completing,
+            None,
+            None,
+        )
         .await
         .unwrap();
     // Completing is still active
@@ -908,6 +915,7 @@ pub async fn a_completed_user_does_not_clash(store: Arc<dyn Store>) {
             &user.id,
             UserStatus::Completing,
             UserStatus::Completed,
+            None,
             None,
         )
         .await
@@ -943,7 +951,13 @@ pub async fn a_completed_user_does_not_clash(store: Arc<dyn Store>) {
 pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
     let user = one_user(&store).await;
     let syncing = store
-        .transition_user(&user.id, UserStatus::Queued, UserStatus::Syncing, None)
+        .transition_user(
+            &user.id,
+            UserStatus::Queued,
+            UserStatus::Syncing,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(syncing.status, UserStatus::Syncing);
@@ -958,6 +972,7 @@ pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
             UserStatus::Queued,
             UserStatus::Failed,
             Some("x".into()),
+            None,
         )
         .await
         .unwrap_err();
@@ -978,22 +993,35 @@ pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
             UserStatus::Syncing,
             UserStatus::Failed,
             Some("boom".into()),
+            None,
         )
         .await
         .unwrap();
     assert_eq!(failed.last_error.as_deref(), Some("boom"));
     assert!(!failed.was_synced);
     let queued = store
-        .transition_user(&user.id, UserStatus::Failed, UserStatus::Queued, None)
+        .transition_user(&user.id, UserStatus::Failed, UserStatus::Queued, None, None)
         .await
         .unwrap();
     assert_eq!(queued.last_error, None);
     store
-        .transition_user(&user.id, UserStatus::Queued, UserStatus::Syncing, None)
+        .transition_user(
+            &user.id,
+            UserStatus::Queued,
+            UserStatus::Syncing,
+            None,
+            None,
+        )
         .await
         .unwrap();
     let synced = store
-        .transition_user(&user.id, UserStatus::Syncing, UserStatus::Synced, None)
+        .transition_user(
+            &user.id,
+            UserStatus::Syncing,
+            UserStatus::Synced,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert!(synced.was_synced);
@@ -1001,7 +1029,7 @@ pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
     assert!(synced.sync_started_at.is_some());
     assert!(matches!(
         store
-            .transition_user("nope", UserStatus::Queued, UserStatus::Syncing, None)
+            .transition_user("nope", UserStatus::Queued, UserStatus::Syncing, None, None)
             .await,
         Err(StoreError::NotFound {
             what: "migration user",
@@ -1016,7 +1044,7 @@ pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
         items_skipped_large: 2,
         bytes_synced: 5_000_000_000,
     };
-    store.set_user_counters(&user.id, c).await.unwrap();
+    store.set_user_counters(&user.id, c, None).await.unwrap();
     let u = store.user(&user.id).await.unwrap();
     assert_eq!(
         (
@@ -1029,7 +1057,7 @@ pub async fn transition_user_is_compare_and_set(store: Arc<dyn Store>) {
         (10, 7, 1, 2, 5_000_000_000)
     );
     assert!(matches!(
-        store.set_user_counters("nope", c).await,
+        store.set_user_counters("nope", c, None).await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -1079,7 +1107,7 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
         intent("INBOX", 7, 2, 200),
         intent("Sent", 9, 1, 50),
     ];
-    store.record_intents(id, &intents).await.unwrap();
+    store.record_intents(id, &intents, None).await.unwrap();
     let open = store.open_intents(id, "INBOX").await.unwrap();
     assert_eq!(
         open,
@@ -1098,7 +1126,7 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
         done("Sent", 9, 1, Some(5)),
         done("INBOX", 7, 1, Some(41)), // repeated in the same call
     ];
-    store.record_copies_done(id, &batch).await.unwrap();
+    store.record_copies_done(id, &batch, None).await.unwrap();
     let check = |expect_user: (u64, u64), expect_inbox: (u64, u64), expect_sent: (u64, u64)| {
         let store = store.clone();
         async move {
@@ -1112,14 +1140,17 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
     };
     check((3, 450), (2, 400), (1, 50)).await;
     // again: idempotent
-    store.record_copies_done(id, &batch).await.unwrap();
+    store.record_copies_done(id, &batch, None).await.unwrap();
     check((3, 450), (2, 400), (1, 50)).await;
     // an intent for a done key does not reopen it
     store
-        .record_intents(id, &[intent("INBOX", 7, 1, 999)])
+        .record_intents(id, &[intent("INBOX", 7, 1, 999)], None)
         .await
         .unwrap();
-    store.record_copies_done(id, &batch[..1]).await.unwrap();
+    store
+        .record_copies_done(id, &batch[..1], None)
+        .await
+        .unwrap();
     check((3, 450), (2, 400), (1, 50)).await;
 
     assert_eq!(store.copied_uids(id, "INBOX", 7).await.unwrap(), [1, 3]);
@@ -1137,6 +1168,7 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
         .record_copies_done(
             id,
             &[done("INBOX", 7, 2, Some(42)), done("INBOX", 7, 77, None)],
+            None,
         )
         .await
         .unwrap_err();
@@ -1153,7 +1185,7 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
     check((3, 450), (2, 400), (1, 50)).await;
     assert_eq!(store.open_intents(id, "INBOX").await.unwrap().len(), 1);
     store
-        .record_copies_done(id, &[done("INBOX", 7, 2, Some(42))])
+        .record_copies_done(id, &[done("INBOX", 7, 2, Some(42))], None)
         .await
         .unwrap();
     check((4, 650), (3, 600), (1, 50)).await;
@@ -1161,14 +1193,14 @@ pub async fn copies_done_count_exactly_once(store: Arc<dyn Store>) {
 
     // unknown user
     assert!(matches!(
-        store.record_intents("nope", &intents).await,
+        store.record_intents("nope", &intents, None).await,
         Err(StoreError::NotFound {
             what: "migration user",
             ..
         })
     ));
     assert!(matches!(
-        store.record_copies_done("nope", &batch).await,
+        store.record_copies_done("nope", &batch, None).await,
         Err(StoreError::NotFound {
             what: "migration user",
             ..
@@ -1193,19 +1225,23 @@ pub async fn open_intents_can_be_dropped(store: Arc<dyn Store>) {
                 other.clone(),
                 intent("Drafts", 3, 1, 1),
             ],
+            None,
         )
         .await
         .unwrap();
     // re-recording an open intent replaces it
     let mut again = intent("INBOX", 7, 4, 11);
     again.target_uidnext = Some(99);
-    store.record_intents(id, &[again.clone()]).await.unwrap();
+    store
+        .record_intents(id, &[again.clone()], None)
+        .await
+        .unwrap();
     assert_eq!(
         store.open_intents(id, "INBOX").await.unwrap(),
         vec![again.clone(), other.clone()]
     );
     store
-        .record_copies_done(id, &[done("Drafts", 3, 1, None)])
+        .record_copies_done(id, &[done("Drafts", 3, 1, None)], None)
         .await
         .unwrap();
     store
@@ -1216,6 +1252,7 @@ pub async fn open_intents_can_be_dropped(store: Arc<dyn Store>) {
                 ("Drafts".into(), 3, 1),
                 ("INBOX".into(), 7, 999),
             ],
+            None,
         )
         .await
         .unwrap();
@@ -1236,12 +1273,12 @@ pub async fn copied_uids_are_sorted(store: Arc<dyn Store>) {
     let mut intents: Vec<CopyIntent> = uids.iter().map(|&u| intent("INBOX", 7, u, 1)).collect();
     intents.extend((1..=3).map(|u| intent("INBOX", 8, u, 1)));
     intents.push(intent("INBOX", 7, u32::MAX, 1));
-    store.record_intents(id, &intents).await.unwrap();
+    store.record_intents(id, &intents, None).await.unwrap();
     let dones: Vec<CopyDone> = intents
         .iter()
         .map(|i| done(&i.source_folder, i.source_uidvalidity, i.source_uid, None))
         .collect();
-    store.record_copies_done(id, &dones).await.unwrap();
+    store.record_copies_done(id, &dones, None).await.unwrap();
     let mut expected: Vec<u32> = (1..=500).collect();
     expected.push(u32::MAX);
     assert_eq!(store.copied_uids(id, "INBOX", 7).await.unwrap(), expected);
@@ -1275,7 +1312,7 @@ pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
     let id = user.id.as_str();
     for f in ["INBOX", "Archive"] {
         store
-            .upsert_folder_state(&FolderState::new(id, f))
+            .upsert_folder_state(&FolderState::new(id, f), None)
             .await
             .unwrap();
     }
@@ -1303,12 +1340,16 @@ pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
         }
     };
     store
-        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Bad, "unparsable"))
+        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Bad, "unparsable"), None)
         .await
         .unwrap();
     assert_eq!(counts().await, (1, 0));
     store
-        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Bad, "refused by target"))
+        .record_skipped(
+            id,
+            &skipped("INBOX", 5, SkipKind::Bad, "refused by target"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(counts().await, (1, 0));
@@ -1326,16 +1367,20 @@ pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
     bare.size = None;
     bare.date = None;
     bare.subject = None;
-    store.record_skipped(id, &bare).await.unwrap();
+    store.record_skipped(id, &bare, None).await.unwrap();
     assert_eq!(counts().await, (1, 1));
     // the same UID under another UIDVALIDITY is another message
     let mut other = skipped("INBOX", 5, SkipKind::Large, "too big");
     other.source_uidvalidity = 8;
-    store.record_skipped(id, &other).await.unwrap();
+    store.record_skipped(id, &other, None).await.unwrap();
     assert_eq!(counts().await, (1, 2));
     // a kind that changes moves the count
     store
-        .record_skipped(id, &skipped("INBOX", 5, SkipKind::Large, "too big now"))
+        .record_skipped(
+            id,
+            &skipped("INBOX", 5, SkipKind::Large, "too big now"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(counts().await, (0, 3));
@@ -1352,7 +1397,11 @@ pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
     assert_eq!(folder(&store, id, "Archive").await.messages_skipped, 1);
     // a folder without a state: the user counts it, no state is made up
     store
-        .record_skipped(id, &skipped("Entwürfe", 1, SkipKind::Bad, "unparsable"))
+        .record_skipped(
+            id,
+            &skipped("Entwürfe", 1, SkipKind::Bad, "unparsable"),
+            None,
+        )
         .await
         .unwrap();
     let u = store.user(id).await.unwrap();
@@ -1360,7 +1409,7 @@ pub async fn skipped_items_are_idempotent_and_counted(store: Arc<dyn Store>) {
     assert_eq!(store.folder_states(id).await.unwrap().len(), 2);
     assert_eq!(store.skipped_items(id).await.unwrap().len(), 4);
     assert!(matches!(
-        store.record_skipped("nope", &bare).await,
+        store.record_skipped("nope", &bare, None).await,
         Err(StoreError::NotFound {
             what: "migration user",
             ..
@@ -1388,14 +1437,14 @@ pub async fn folder_state_round_trip(store: Arc<dyn Store>) {
         bytes_synced: 0,
         last_sync_at: Some(t),
     };
-    store.upsert_folder_state(&state).await.unwrap();
+    store.upsert_folder_state(&state, None).await.unwrap();
     assert_eq!(store.folder_states(&id).await.unwrap(), vec![state.clone()]);
     let inbox = FolderState {
         user_id: id.clone(),
         source_folder: "INBOX".into(),
         ..Default::default()
     };
-    store.upsert_folder_state(&inbox).await.unwrap();
+    store.upsert_folder_state(&inbox, None).await.unwrap();
     assert_eq!(
         store.folder_states(&id).await.unwrap(),
         vec![state.clone(), inbox.clone()]
@@ -1404,9 +1453,9 @@ pub async fn folder_state_round_trip(store: Arc<dyn Store>) {
     // copies move the counters; an upsert replaces the rest, not them
     let mut i = intent("INBOX", 7, 1, 64);
     i.target_folder = "INBOX".into();
-    store.record_intents(&id, &[i]).await.unwrap();
+    store.record_intents(&id, &[i], None).await.unwrap();
     store
-        .record_copies_done(&id, &[done("INBOX", 7, 1, Some(1))])
+        .record_copies_done(&id, &[done("INBOX", 7, 1, Some(1))], None)
         .await
         .unwrap();
     let mut changed = inbox.clone();
@@ -1416,7 +1465,7 @@ pub async fn folder_state_round_trip(store: Arc<dyn Store>) {
     changed.messages_synced = 999;
     changed.bytes_synced = 999;
     changed.messages_skipped = 999;
-    store.upsert_folder_state(&changed).await.unwrap();
+    store.upsert_folder_state(&changed, None).await.unwrap();
     let read = folder(&store, &id, "INBOX").await;
     assert_eq!(
         (
@@ -1438,13 +1487,13 @@ pub async fn folder_state_round_trip(store: Arc<dyn Store>) {
     state.subscribed = false;
     state.last_sync_at = None;
     state.target_folder = None;
-    store.upsert_folder_state(&state).await.unwrap();
+    store.upsert_folder_state(&state, None).await.unwrap();
     assert_eq!(folder(&store, &id, "Entw&APw-rfe").await, state);
     assert!(store.folder_states("nope").await.unwrap().is_empty());
     let mut orphan = inbox.clone();
     orphan.user_id = "nope".into();
     assert!(matches!(
-        store.upsert_folder_state(&orphan).await,
+        store.upsert_folder_state(&orphan, None).await,
         Err(StoreError::NotFound {
             what: "migration user",
             ..
@@ -1524,6 +1573,7 @@ pub async fn users_are_filtered_and_paged(store: Arc<dyn Store>) {
                 UserStatus::Queued,
                 UserStatus::Failed,
                 Some("e".into()),
+                None,
             )
             .await
             .unwrap();
@@ -1622,15 +1672,19 @@ pub async fn concurrent_progress_is_not_lost(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             for uid in 1..=20u32 {
                 store
-                    .record_intents(&u.id, &[intent("INBOX", 1, uid, 10)])
+                    .record_intents(&u.id, &[intent("INBOX", 1, uid, 10)], None)
                     .await
                     .unwrap();
                 store
-                    .record_copies_done(&u.id, &[done("INBOX", 1, uid, Some(uid))])
+                    .record_copies_done(&u.id, &[done("INBOX", 1, uid, Some(uid))], None)
                     .await
                     .unwrap();
                 store
-                    .record_skipped(&u.id, &skipped("INBOX", 1000 + uid % 5, SkipKind::Bad, "x"))
+                    .record_skipped(
+                        &u.id,
+                        &skipped("INBOX", 1000 + uid % 5, SkipKind::Bad, "x"),
+                        None,
+                    )
                     .await
                     .unwrap();
             }
@@ -1646,6 +1700,884 @@ pub async fn concurrent_progress_is_not_lost(store: Arc<dyn Store>) {
             (20, 200, 5)
         );
     }
+}
+
+// ---- leases, fencing, scheduling ----
+
+pub fn claim(worker: &str, batch: Option<&str>, max: usize, ttl_ms: u64) -> ClaimRequest {
+    ClaimRequest {
+        worker: worker.into(),
+        batch: batch.map(Into::into),
+        max,
+        ttl: Duration::from_millis(ttl_ms),
+    }
+}
+
+/// A minute: leases that outlive any test.
+const LONG: u64 = 60_000;
+
+/// Creates batch `batch` from `source` to `target` with users
+/// `{prefix}{i}@x.example` (CSV lines 2..), started unless told otherwise;
+/// returns the users in CSV order.
+pub async fn batch_of(
+    store: &Arc<dyn Store>,
+    batch: &str,
+    source: &str,
+    target: &str,
+    prefix: &str,
+    users: u64,
+    started: bool,
+) -> Vec<UserRecord> {
+    store
+        .create_batch_with_users(
+            new_batch(batch, source, target),
+            (0..users)
+                .map(|i| new_user(&format!("{prefix}{i}@x.example"), i + 2, None))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    if started {
+        store.set_batch_started(batch, true).await.unwrap();
+    }
+    store
+        .users(UserFilter {
+            batch: Some(batch.into()),
+            ..UserFilter::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Moves a user along `path` of statuses with administrative transitions.
+pub async fn walk(store: &Arc<dyn Store>, id: &str, path: &[UserStatus]) -> UserRecord {
+    let mut user = store.user(id).await.unwrap();
+    for w in path.windows(2) {
+        user = store
+            .transition_user(id, w[0], w[1], None, None)
+            .await
+            .unwrap();
+    }
+    user
+}
+
+/// Queued -> Syncing -> Synced -> Queued: a queued user with `was_synced`.
+pub async fn make_was_synced(store: &Arc<dyn Store>, id: &str) {
+    use UserStatus::*;
+    let u = walk(store, id, &[Queued, Syncing, Synced, Queued]).await;
+    assert!(u.was_synced);
+}
+
+fn ids(claims: &[(UserRecord, Lease)]) -> Vec<&str> {
+    claims.iter().map(|(u, _)| u.email.as_str()).collect()
+}
+
+fn assert_lease_lost<T: std::fmt::Debug>(result: Result<T, StoreError>, user_id: &str, what: &str) {
+    match result {
+        Err(StoreError::LeaseLost { user_id: u }) => assert_eq!(u, user_id, "{what}"),
+        other => panic!("{what}: expected LeaseLost, got {other:?}"),
+    }
+}
+
+/// Only users of started batches not being removed are claimed, in status
+/// Queued or Completing, Completing first, then in queue order, then CSV
+/// order; a claimed user is not claimed again while its lease lives.
+pub async fn claim_respects_batch_state_status_and_order(store: Arc<dyn Store>) {
+    use UserStatus::*;
+    two_endpoints(&store).await;
+    let idle = batch_of(&store, "idle", "src", "tgt", "idle", 2, false).await;
+    let gone = batch_of(&store, "gone", "src", "tgt", "gone", 2, true).await;
+    store.set_batch_removing("gone").await.unwrap();
+    let b = batch_of(&store, "b", "src", "tgt", "b", 6, true).await;
+
+    // b0 is requeued later than the others: it goes behind them
+    walk(&store, &b[0].id, &[Queued, Stopping, Stopped]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    walk(&store, &b[0].id, &[Stopped, Queued]).await;
+    // b3 completes: first, whatever its place
+    walk(&store, &b[3].id, &[Queued, Completing]).await;
+    // b4 is synced, b5 failed: nothing to do for them
+    walk(&store, &b[4].id, &[Queued, Syncing, Synced]).await;
+    walk(&store, &b[5].id, &[Queued, Syncing, Failed]).await;
+
+    assert!(store
+        .claim_users(&claim("w1", None, 0, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store.claim_users(&claim("w1", Some("nope"), 5, LONG)).await,
+        Err(StoreError::NotFound { what: "batch", .. })
+    ));
+    assert!(store
+        .claim_users(&claim("w1", Some("idle"), 5, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .claim_users(&claim("w1", Some("GONE"), 5, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let before = chrono::Utc::now();
+    let first = store
+        .claim_users(&claim("w1", None, 2, LONG))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["b3@x.example", "b1@x.example"]);
+    let rest = store
+        .claim_users(&claim("w2", Some("B"), 10, LONG))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), ["b2@x.example", "b0@x.example"]);
+    for (user, lease) in first.iter().chain(&rest) {
+        assert_eq!(lease.user_id, user.id);
+        assert_eq!(lease.token, 1);
+        let ttl = lease.expires_at - before;
+        assert!(
+            ttl.num_milliseconds() >= LONG as i64 - 5_000
+                && ttl.num_milliseconds() <= LONG as i64 + 5_000,
+            "{ttl}"
+        );
+        // the record is the user as stored (a claim changes no status)
+        assert_eq!(&store.user(&user.id).await.unwrap(), user);
+    }
+    assert_eq!(first[0].1.owner, "w1");
+    assert_eq!(rest[0].1.owner, "w2");
+    // everything due is leased now
+    assert!(store
+        .claim_users(&claim("w3", None, 10, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let leases = store.leases().await.unwrap();
+    let listed: Vec<(&str, &str, &str, u64)> = leases
+        .iter()
+        .map(|l| {
+            (
+                l.owner.as_str(),
+                l.batch.as_str(),
+                l.email.as_str(),
+                l.token,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("w1", "b", "b1@x.example", 1),
+            ("w1", "b", "b3@x.example", 1),
+            ("w2", "b", "b0@x.example", 1),
+            ("w2", "b", "b2@x.example", 1),
+        ]
+    );
+    for l in &leases {
+        let (_, lease) = first
+            .iter()
+            .chain(&rest)
+            .find(|(u, _)| u.id == l.user_id)
+            .unwrap();
+        assert_eq!(l.expires_at, lease.expires_at);
+    }
+
+    // a batch that is stopped, or being removed, gives nothing more
+    let (_, l0) = &rest[1];
+    store.release_lease(l0).await.unwrap();
+    store.set_batch_started("b", false).await.unwrap();
+    assert!(store
+        .claim_users(&claim("w3", None, 10, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+    store.set_batch_started("b", true).await.unwrap();
+    store.set_batch_removing("b").await.unwrap();
+    assert!(store
+        .claim_users(&claim("w3", None, 10, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+    for u in idle.iter().chain(&gone) {
+        assert_eq!(store.user(&u.id).await.unwrap(), *u, "untouched");
+    }
+
+    // the order holds across batches, and across users synced before or not
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+    let x = batch_of(&store, "x", "src", "tgt", "x", 2, true).await;
+    pause().await;
+    let y = batch_of(&store, "y", "src", "tgt", "y", 2, true).await;
+    pause().await;
+    make_was_synced(&store, &x[0].id).await;
+    pause().await;
+    walk(&store, &y[0].id, &[Queued, Completing]).await;
+    let all = store
+        .claim_users(&claim("w4", None, 10, LONG))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&all),
+        [
+            "y0@x.example",
+            "x1@x.example",
+            "y1@x.example",
+            "x0@x.example"
+        ]
+    );
+}
+
+/// 16 claimers at once: no user is claimed twice, and the endpoints'
+/// limits hold across every live lease (both batches that use an endpoint,
+/// as source or as target).
+pub async fn concurrent_claims_share_nothing_and_respect_endpoint_limits(store: Arc<dyn Store>) {
+    let mut src = new_endpoint("src", None);
+    src.settings.max_concurrent_migrations = 5;
+    src.settings.max_concurrent_incremental = 2;
+    store.create_endpoint(src).await.unwrap();
+    store
+        .create_endpoint(new_endpoint("tgt", None))
+        .await
+        .unwrap();
+    let a = batch_of(&store, "a", "src", "tgt", "a", 20, true).await;
+    // src is this batch's target: it counts too
+    let b = batch_of(&store, "b", "tgt", "src", "b", 10, true).await;
+    // the first 8 of each have been synced before (incremental syncs)
+    for u in a.iter().take(8).chain(b.iter().take(8)) {
+        make_was_synced(&store, &u.id).await;
+    }
+
+    let race = |max: usize| {
+        let store = store.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for i in 0..16 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    store
+                        .claim_users(&claim(&format!("w{i:02}"), None, max, LONG))
+                        .await
+                        .unwrap()
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.unwrap());
+            }
+            all
+        }
+    };
+    let claimed = race(2).await;
+    let mut users: Vec<&str> = claimed.iter().map(|(u, _)| u.id.as_str()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), claimed.len(), "a user was claimed twice");
+    assert_eq!(claimed.len(), 5, "src allows 5 migrations");
+    let incremental = claimed.iter().filter(|(u, _)| u.was_synced).count();
+    assert!(incremental <= 2, "{incremental} incremental syncs on src");
+    assert_eq!(store.leases().await.unwrap().len(), 5);
+
+    // all of them again, one claimer at a time: still no more
+    assert!(store
+        .claim_users(&claim("late", None, 50, LONG))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // freed room is taken again, within the limits
+    for (_, lease) in &claimed {
+        store.release_lease(lease).await.unwrap();
+    }
+    let again = race(1).await;
+    assert_eq!(again.len(), 5);
+    assert!(again.iter().filter(|(u, _)| u.was_synced).count() <= 2);
+    for (u, lease) in &again {
+        assert!(lease.token >= 1);
+        if claimed.iter().any(|(c, _)| c.id == u.id) {
+            assert_eq!(
+                lease.token, 2,
+                "a second claim of a user gets a higher token"
+            );
+        }
+    }
+
+    // only incremental syncs waiting: at most 2 at once
+    let mut e3 = new_endpoint("e3", None);
+    e3.settings.max_concurrent_migrations = 10;
+    e3.settings.max_concurrent_incremental = 3;
+    store.create_endpoint(e3).await.unwrap();
+    let c = batch_of(&store, "c", "e3", "e3", "c", 8, true).await;
+    for u in &c {
+        make_was_synced(&store, &u.id).await;
+    }
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_users(&claim(&format!("x{i:02}"), Some("c"), 2, LONG))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.extend(t.await.unwrap());
+    }
+    assert_eq!(got.len(), 3, "e3 allows 3 incremental syncs");
+    let mut users: Vec<&str> = got.iter().map(|(u, _)| u.id.as_str()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), 3);
+    // a user that was never synced still fits (it needs no incremental room)
+    let fresh = store
+        .add_users("c", vec![new_user("c-new@x.example", 99, None)])
+        .await
+        .unwrap();
+    let next = store
+        .claim_users(&claim("y", Some("c"), 5, LONG))
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), [fresh[0].email.as_str()]);
+}
+
+/// What every fenced write leaves behind, to compare.
+async fn snapshot(
+    store: &Arc<dyn Store>,
+    id: &str,
+) -> (
+    UserRecord,
+    Vec<FolderState>,
+    Vec<CopyIntent>,
+    Vec<u32>,
+    Vec<SkippedItem>,
+) {
+    (
+        store.user(id).await.unwrap(),
+        store.folder_states(id).await.unwrap(),
+        store.open_intents(id, "INBOX").await.unwrap(),
+        store.copied_uids(id, "INBOX", 7).await.unwrap(),
+        store.skipped_items(id).await.unwrap(),
+    )
+}
+
+/// An expired lease is taken over with a higher token; from then on every
+/// fenced write of the old lease fails with LeaseLost and changes nothing,
+/// while the new holder's writes go through.
+pub async fn an_expired_lease_is_taken_over_and_fences_the_old_holder(store: Arc<dyn Store>) {
+    use UserStatus::*;
+    two_endpoints(&store).await;
+    let users = batch_of(&store, "b", "src", "tgt", "u", 2, true).await;
+    let id = users[0].id.as_str();
+    // the other user is not claimable: the claims below are all of users[0]
+    walk(&store, &users[1].id, &[Queued, Stopping, Stopped]).await;
+    let old = store
+        .claim_users(&claim("old", None, 1, 30))
+        .await
+        .unwrap()
+        .remove(0)
+        .1;
+    assert_eq!((old.user_id.as_str(), old.token), (id, 1));
+    // a lease covers its own user only
+    assert_lease_lost(
+        store
+            .set_user_counters(&users[1].id, UserCounters::default(), Some(&old))
+            .await,
+        &users[1].id,
+        "a lease of another user",
+    );
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // expired, but nobody took it over: the holder may still write
+    store
+        .set_user_counters(
+            id,
+            UserCounters {
+                items_source: 50,
+                ..UserCounters::default()
+            },
+            Some(&old),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.leases().await.unwrap().is_empty(),
+        "not live any more"
+    );
+
+    let (user, new) = store
+        .claim_users(&claim("new", None, 1, LONG))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(user.id, id);
+    assert_eq!((new.owner.as_str(), new.token), ("new", 2));
+    // the new holder prepares what the old one will try to touch
+    store
+        .upsert_folder_state(&FolderState::new(id, "INBOX"), Some(&new))
+        .await
+        .unwrap();
+    store
+        .record_intents(id, &[intent("INBOX", 7, 1, 100)], Some(&new))
+        .await
+        .unwrap();
+
+    let before = snapshot(&store, id).await;
+    let stale = Some(&old);
+    assert_lease_lost(
+        store
+            .transition_user(id, Queued, Syncing, None, stale)
+            .await,
+        id,
+        "transition_user",
+    );
+    assert_lease_lost(
+        store
+            .set_user_counters(
+                id,
+                UserCounters {
+                    items_source: 1,
+                    items_synced: 2,
+                    items_skipped_bad: 3,
+                    items_skipped_large: 4,
+                    bytes_synced: 5,
+                },
+                stale,
+            )
+            .await,
+        id,
+        "set_user_counters",
+    );
+    let mut changed = FolderState::new(id, "INBOX");
+    changed.messages_source = 77;
+    assert_lease_lost(
+        store.upsert_folder_state(&changed, stale).await,
+        id,
+        "upsert_folder_state (existing folder)",
+    );
+    assert_lease_lost(
+        store
+            .upsert_folder_state(&FolderState::new(id, "Other"), stale)
+            .await,
+        id,
+        "upsert_folder_state (new folder)",
+    );
+    assert_lease_lost(
+        store
+            .record_intents(id, &[intent("INBOX", 7, 2, 10)], stale)
+            .await,
+        id,
+        "record_intents",
+    );
+    assert_lease_lost(
+        store
+            .record_copies_done(id, &[done("INBOX", 7, 1, Some(5))], stale)
+            .await,
+        id,
+        "record_copies_done",
+    );
+    assert_lease_lost(
+        store
+            .drop_intents(id, &[("INBOX".into(), 7, 1)], stale)
+            .await,
+        id,
+        "drop_intents",
+    );
+    assert_lease_lost(
+        store
+            .record_skipped(id, &skipped("INBOX", 9, SkipKind::Large, "big"), stale)
+            .await,
+        id,
+        "record_skipped",
+    );
+    assert_lease_lost(
+        store
+            .set_next_sync(id, Some(chrono::Utc::now()), stale)
+            .await,
+        id,
+        "set_next_sync",
+    );
+    // even with nothing to write, a lost lease is reported
+    assert_lease_lost(
+        store.record_intents(id, &[], stale).await,
+        id,
+        "record_intents (empty)",
+    );
+    assert_eq!(snapshot(&store, id).await, before, "nothing was written");
+    assert_lease_lost(
+        store.renew_lease(&old, Duration::from_secs(60)).await,
+        id,
+        "renew_lease",
+    );
+    // releasing a lost lease is no error and leaves the new one alone
+    store.release_lease(&old).await.unwrap();
+    let live = store.leases().await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!((live[0].owner.as_str(), live[0].token), ("new", 2));
+
+    // the new holder writes
+    let fence = Some(&new);
+    store
+        .transition_user(id, Queued, Syncing, None, fence)
+        .await
+        .unwrap();
+    store
+        .record_copies_done(id, &[done("INBOX", 7, 1, Some(5))], fence)
+        .await
+        .unwrap();
+    store
+        .record_intents(id, &[intent("INBOX", 7, 2, 10)], fence)
+        .await
+        .unwrap();
+    store
+        .drop_intents(id, &[("INBOX".into(), 7, 2)], fence)
+        .await
+        .unwrap();
+    store
+        .record_skipped(id, &skipped("INBOX", 9, SkipKind::Large, "big"), fence)
+        .await
+        .unwrap();
+    changed.last_seen_uid = Some(9);
+    store.upsert_folder_state(&changed, fence).await.unwrap();
+    let at =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis() + 3_600_000)
+            .unwrap();
+    store.set_next_sync(id, Some(at), fence).await.unwrap();
+    let u = store.user(id).await.unwrap();
+    assert_eq!(u.status, Syncing);
+    assert_eq!(
+        (u.items_synced, u.bytes_synced, u.items_skipped_large),
+        (1, 100, 1)
+    );
+    assert_eq!(u.next_sync_at, Some(at));
+    assert_eq!(store.copied_uids(id, "INBOX", 7).await.unwrap(), [1]);
+    assert!(store.open_intents(id, "INBOX").await.unwrap().is_empty());
+    let inbox = folder(&store, id, "INBOX").await;
+    assert_eq!((inbox.messages_source, inbox.last_seen_uid), (77, Some(9)));
+    store
+        .set_user_counters(
+            id,
+            UserCounters {
+                items_source: 3,
+                ..UserCounters::default()
+            },
+            fence,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.user(id).await.unwrap().items_source, 3);
+
+    // renewing extends; releasing ends it, and then the holder is fenced too
+    let renewed = store
+        .renew_lease(&new, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(renewed.expires_at > new.expires_at);
+    assert_eq!((renewed.token, renewed.owner.as_str()), (2, "new"));
+    assert_eq!(
+        store.leases().await.unwrap()[0].expires_at,
+        renewed.expires_at
+    );
+    store.release_lease(&renewed).await.unwrap();
+    store.release_lease(&renewed).await.unwrap();
+    assert!(store.leases().await.unwrap().is_empty());
+    assert_lease_lost(
+        store.set_next_sync(id, None, Some(&renewed)).await,
+        id,
+        "write after release",
+    );
+    assert_lease_lost(
+        store.renew_lease(&renewed, Duration::from_secs(1)).await,
+        id,
+        "renew after release",
+    );
+    // administrative writes need no lease
+    store.set_next_sync(id, None, None).await.unwrap();
+    assert!(matches!(
+        store.set_next_sync("nope", None, None).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// A fenced transition to a settled status gives the lease up in the same
+/// transaction; other transitions keep it.
+pub async fn a_settled_transition_clears_the_lease(store: Arc<dyn Store>) {
+    use UserStatus::*;
+    two_endpoints(&store).await;
+    let users = batch_of(&store, "b", "src", "tgt", "u", 1, true).await;
+    let id = users[0].id.as_str();
+    let grab = |worker: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_users(&claim(worker, None, 1, LONG))
+                .await
+                .unwrap()
+                .pop()
+                .map(|(_, l)| l)
+        }
+    };
+    let mut token = 0;
+    for (path, settled) in [
+        (&[Queued, Syncing, Synced][..], Synced),
+        (&[Synced, Queued, Syncing, Failed][..], Failed),
+        (&[Failed, Queued, Syncing, Stopping, Stopped][..], Stopped),
+        (&[Stopped, Completing, Completed][..], Completed),
+    ] {
+        // the administrator requeues (no fence) up to the claimable status
+        let claimable = path
+            .iter()
+            .position(|s| matches!(s, Queued | Completing))
+            .unwrap();
+        walk(&store, id, &path[..=claimable]).await;
+        let lease = grab("w").await.expect("claimable");
+        token += 1;
+        assert_eq!(lease.token, token);
+        for w in path[claimable..].windows(2) {
+            assert_eq!(
+                store.leases().await.unwrap().len(),
+                1,
+                "kept before {}",
+                w[1]
+            );
+            store
+                .transition_user(id, w[0], w[1], None, Some(&lease))
+                .await
+                .unwrap();
+        }
+        assert!(
+            store.leases().await.unwrap().is_empty(),
+            "{settled} clears it"
+        );
+        assert_eq!(store.user(id).await.unwrap().status, settled);
+        assert_lease_lost(
+            store.renew_lease(&lease, Duration::from_secs(60)).await,
+            id,
+            "renew after a settled transition",
+        );
+        assert_lease_lost(
+            store
+                .set_user_counters(id, UserCounters::default(), Some(&lease))
+                .await,
+            id,
+            "write after a settled transition",
+        );
+    }
+}
+
+/// users_due_for_sync: Synced users of started batches (not being removed,
+/// not completing) whose next sync time has come, most overdue first.
+pub async fn users_due_for_sync_are_synced_users_whose_time_came(store: Arc<dyn Store>) {
+    use UserStatus::*;
+    two_endpoints(&store).await;
+    let now = chrono::Utc::now();
+    let ago = |s: i64| Some(now - chrono::Duration::seconds(s));
+    let b = batch_of(&store, "b", "src", "tgt", "b", 5, true).await;
+    for u in &b[..4] {
+        walk(&store, &u.id, &[Queued, Syncing, Synced]).await;
+    }
+    store.set_next_sync(&b[0].id, ago(10), None).await.unwrap();
+    store.set_next_sync(&b[1].id, ago(20), None).await.unwrap();
+    store
+        .set_next_sync(&b[2].id, ago(-3600), None)
+        .await
+        .unwrap(); // in an hour
+                   // b3: synced, no next sync; b4: queued, its time came but it is not Synced
+    store.set_next_sync(&b[4].id, ago(30), None).await.unwrap();
+    assert_eq!(
+        store.user(&b[1].id).await.unwrap().next_sync_at,
+        ago(20).map(|t| { chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap() })
+    );
+    // due users of batches that are stopped, being removed or completing
+    for (name, prep) in [("stopped", 0), ("removing", 1), ("completing", 2)] {
+        let users = batch_of(&store, name, "src", "tgt", name, 1, true).await;
+        walk(&store, &users[0].id, &[Queued, Syncing, Synced]).await;
+        store
+            .set_next_sync(&users[0].id, ago(60), None)
+            .await
+            .unwrap();
+        match prep {
+            0 => store.set_batch_started(name, false).await.unwrap(),
+            1 => store.set_batch_removing(name).await.unwrap(),
+            _ => store.set_batch_complete_requested(name).await.unwrap(),
+        }
+    }
+
+    let due = store.users_due_for_sync(now, 10).await.unwrap();
+    assert_eq!(emails(&due), ["b1@x.example", "b0@x.example"]);
+    let due = store.users_due_for_sync(now, 1).await.unwrap();
+    assert_eq!(emails(&due), ["b1@x.example"]);
+    let later = now + chrono::Duration::hours(2);
+    assert_eq!(
+        emails(&store.users_due_for_sync(later, 10).await.unwrap()),
+        ["b1@x.example", "b0@x.example", "b2@x.example"]
+    );
+    // the scheduler queues one (compare-and-set) and clears another's time
+    store
+        .transition_user(&b[1].id, Synced, Queued, None, None)
+        .await
+        .unwrap();
+    store.set_next_sync(&b[0].id, None, None).await.unwrap();
+    assert!(store.users_due_for_sync(now, 10).await.unwrap().is_empty());
+    assert_eq!(store.user(&b[0].id).await.unwrap().next_sync_at, None);
+}
+
+/// Workers announce themselves; the list shows each with its live leases;
+/// stale ones are forgotten.
+pub async fn workers_heartbeat_and_are_listed_with_their_leases(store: Arc<dyn Store>) {
+    let info = |id: &str, version: &str| WorkerInfo {
+        id: id.into(),
+        host: format!("{id}.example"),
+        pid: Some(4242),
+        version: Some(version.into()),
+    };
+    assert!(store.workers().await.unwrap().is_empty());
+    store.heartbeat_worker(&info("stale", "0.1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let cutoff = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    store.heartbeat_worker(&info("w2", "1.0")).await.unwrap();
+    store.heartbeat_worker(&info("w1", "1.0")).await.unwrap();
+    let first = store.workers().await.unwrap();
+    let names: Vec<&str> = first.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(names, ["stale", "w1", "w2"]);
+    assert_eq!(first[1].host, "w1.example");
+    assert_eq!(first[1].pid, Some(4242));
+    assert_eq!(first[1].version.as_deref(), Some("1.0"));
+    assert_eq!(first[1].started_at, first[1].heartbeat_at);
+    assert!(first.iter().all(|w| w.leases == 0));
+
+    two_endpoints(&store).await;
+    batch_of(&store, "b", "src", "tgt", "u", 3, true).await;
+    let claimed = store
+        .claim_users(&claim("w1", None, 2, LONG))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    store.claim_users(&claim("w2", None, 2, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await; // w2's lease expires
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut again = info("w1", "1.1");
+    again.pid = None;
+    store.heartbeat_worker(&again).await.unwrap();
+    let list = store.workers().await.unwrap();
+    let w1 = list.iter().find(|w| w.id == "w1").unwrap();
+    assert_eq!(w1.leases, 2);
+    assert_eq!((w1.pid, w1.version.as_deref()), (None, Some("1.1")));
+    assert_eq!(w1.started_at, first[1].started_at, "first heartbeat kept");
+    assert!(w1.heartbeat_at > first[1].heartbeat_at);
+    assert_eq!(list.iter().find(|w| w.id == "w2").unwrap().leases, 0);
+
+    // a dead worker's leases can be given up from the list
+    for l in store.leases().await.unwrap() {
+        assert_eq!(l.owner, "w1");
+        store.release_lease(&l.to_lease()).await.unwrap();
+    }
+    let list = store.workers().await.unwrap();
+    assert!(list.iter().all(|w| w.leases == 0));
+
+    assert_eq!(store.forget_workers(cutoff).await.unwrap(), 1);
+    let names: Vec<String> = store
+        .workers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(names, ["w1", "w2"]);
+}
+
+/// remove_batch refuses while a worker holds one of its users, then removes
+/// the batch with everything of it, and nothing of another batch.
+pub async fn remove_batch_waits_for_leases_and_removes_everything(store: Arc<dyn Store>) {
+    use UserStatus::*;
+    two_endpoints(&store).await;
+    let users = batch_of(&store, "doomed", "src", "tgt", "d", 2, true).await;
+    let keep = batch_of(&store, "kept", "src", "tgt", "k", 1, false).await;
+    let mut all = users.clone();
+    all.extend(keep.clone());
+    for u in &all {
+        let id = u.id.as_str();
+        store
+            .upsert_folder_state(&FolderState::new(id, "INBOX"), None)
+            .await
+            .unwrap();
+        store
+            .record_intents(
+                id,
+                &[intent("INBOX", 7, 1, 10), intent("INBOX", 7, 2, 10)],
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .record_copies_done(id, &[done("INBOX", 7, 1, Some(1))], None)
+            .await
+            .unwrap();
+        store
+            .record_skipped(id, &skipped("INBOX", 3, SkipKind::Bad, "x"), None)
+            .await
+            .unwrap();
+    }
+    let (_, lease) = store
+        .claim_users(&claim("w", Some("doomed"), 1, LONG))
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .transition_user(&lease.user_id, Queued, Syncing, None, Some(&lease))
+        .await
+        .unwrap();
+    match store.remove_batch("doomed").await {
+        Err(StoreError::StateChanged { expected, actual }) => {
+            assert_eq!((expected, actual), (Stopped, Syncing))
+        }
+        other => panic!("expected StateChanged, got {other:?}"),
+    }
+    assert_eq!(store.batch("doomed").await.unwrap().name.as_str(), "doomed");
+    assert_eq!(
+        store.copied_uids(&users[0].id, "INBOX", 7).await.unwrap(),
+        [1]
+    );
+
+    // the user stops; its lease goes with the settled transition
+    store
+        .transition_user(&lease.user_id, Syncing, Stopping, None, Some(&lease))
+        .await
+        .unwrap();
+    store
+        .transition_user(&lease.user_id, Stopping, Stopped, None, Some(&lease))
+        .await
+        .unwrap();
+    store.set_batch_removing("doomed").await.unwrap();
+    store.remove_batch("DOOMED").await.unwrap();
+    assert!(matches!(
+        store.batch("doomed").await,
+        Err(StoreError::NotFound { what: "batch", .. })
+    ));
+    for u in &users {
+        assert!(matches!(
+            store.user(&u.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.folder_states(&u.id).await.unwrap().is_empty());
+        assert!(store.open_intents(&u.id, "INBOX").await.unwrap().is_empty());
+        assert!(store
+            .copied_uids(&u.id, "INBOX", 7)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store.skipped_items(&u.id).await.unwrap().is_empty());
+    }
+    let k = keep[0].id.as_str();
+    assert_eq!(store.folder_states(k).await.unwrap().len(), 1);
+    assert_eq!(store.open_intents(k, "INBOX").await.unwrap().len(), 1);
+    assert_eq!(store.copied_uids(k, "INBOX", 7).await.unwrap(), [1]);
+    assert_eq!(store.skipped_items(k).await.unwrap().len(), 1);
+    assert_eq!(emails(&all_users(&store).await), ["k0@x.example"]);
+    assert!(matches!(
+        store.remove_batch("doomed").await,
+        Err(StoreError::NotFound { what: "batch", .. })
+    ));
 }
 
 /// Runs every check of the suite, each with a fresh store from `make`.
@@ -1673,6 +2605,13 @@ macro_rules! store_suite {
             folder_state_round_trip,
             users_are_filtered_and_paged,
             concurrent_progress_is_not_lost,
+            claim_respects_batch_state_status_and_order,
+            concurrent_claims_share_nothing_and_respect_endpoint_limits,
+            an_expired_lease_is_taken_over_and_fences_the_old_holder,
+            a_settled_transition_clears_the_lease,
+            users_due_for_sync_are_synced_users_whose_time_came,
+            workers_heartbeat_and_are_listed_with_their_leases,
+            remove_batch_waits_for_leases_and_removes_everything,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
