@@ -48,6 +48,19 @@ pub enum Command {
     /// Migration users: one mailbox of a batch.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run the scheduler and the workers: start-after, incremental syncs on their interval,
+    /// complete-after; mailboxes copied within each endpoint's limits. Stops cleanly on SIGTERM.
+    Serve(ServeArgs),
+    /// Run workers only (no scheduler): more copying capacity beside a `serve`.
+    Worker(ServeArgs),
+    /// Prove the copy: compare every message of every folder on both sides (SHA-256, flags,
+    /// INTERNALDATE); exit 1 on any difference.
+    Verify {
+        batch: String,
+        /// Only this mailbox.
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +71,21 @@ pub enum BatchCommand {
     Start(WaitArgs),
     /// Sync the batch's mailboxes now (incremental).
     Sync(WaitArgs),
+    /// Final incremental sync of every mailbox, then Completed: no sync runs afterwards.
+    Complete(WaitArgs),
+    /// Stop the batch: mailboxes being copied stop at the next message, with their state saved.
+    Stop { name: String },
+    /// Remove the batch and everything recorded for it (its copies on the target stay).
+    Remove { name: String },
+    /// Add mailboxes from a CSV to the batch (same rules as create).
+    AddUsers {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// Ignore CSV columns other than EmailAddress, UserName and Password.
+        #[arg(long)]
+        allow_unknown_columns: bool,
+    },
     /// Show a batch and its mailboxes.
     Show { name: String },
     /// List batches.
@@ -94,6 +122,15 @@ pub struct BatchCreateArgs {
     /// Start the batch right after creating it.
     #[arg(long)]
     pub autostart: bool,
+    /// Complete the batch by itself once every mailbox is synced (needs `mailferry serve`).
+    #[arg(long)]
+    pub autocomplete: bool,
+    /// Start at this time (RFC 3339, e.g. 2026-12-01T22:00:00Z, or a delay like 2h); needs `mailferry serve`.
+    #[arg(long, value_name = "T")]
+    pub start_after: Option<String>,
+    /// Complete at this time (RFC 3339 or a delay like 7d); needs `mailferry serve`.
+    #[arg(long, value_name = "T")]
+    pub complete_after: Option<String>,
     /// Leave out a folder (path from the root, `/` between levels; `Name/*` with subfolders; `#Junk#`-style names).
     #[arg(long, value_name = "PATH")]
     pub exclude_folder: Vec<String>,
@@ -235,4 +272,14 @@ pub struct SetArgs {
     /// Save the change without testing; the endpoint becomes unverified.
     #[arg(long)]
     pub skip_verification: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Mailboxes this process copies at once (each endpoint's limits apply on top).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub slots: usize,
+    /// How often the scheduler looks at the batches, in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tick: u64,
 }

@@ -29,6 +29,11 @@ impl Context {
                 other => Failure::internal(format!("cannot open the store: {other}")),
             })?;
         let mut connection = ConnectionDefaults { extra_ca_pem: ca_pem.clone(), ..ConnectionDefaults::default() };
+        // The first wait before a mailbox's sync is retried after a transient
+        // failure (doubling each time); tests make it short.
+        if let Some(ms) = std::env::var("MAILFERRY_RETRY_DELAY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            connection.retry.base = std::time::Duration::from_millis(ms);
+        }
         if let Some(secs) = global.timeout {
             connection.connect_timeout = std::time::Duration::from_secs(secs);
             connection.response_timeout = std::time::Duration::from_secs(secs);

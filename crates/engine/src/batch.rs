@@ -161,7 +161,7 @@ impl Engine {
 
     async fn requeue(&self, user: &UserRecord) -> Result<(), EngineError> {
         let to = user.status.apply(UserEvent::Requeued, user.was_synced).map_err(|e| EngineError::InvalidState(e.to_string()))?;
-        match self.store.transition_user(&user.id, user.status, to, None).await {
+        match self.store.transition_user(&user.id, user.status, to, None, None).await {
             Ok(_) | Err(StoreError::StateChanged { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }

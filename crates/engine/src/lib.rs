@@ -9,9 +9,13 @@
 //! - [`endpoint`]: create, test, list, show, set and remove endpoints.
 //! - [`batch`]: create (CSV validated all-or-nothing), list, show, start, sync.
 //! - [`sync`]: the copy engine: plan, then apply, per migration user.
+//! - [`lifecycle`]: stop, complete, remove, add users.
+//! - [`scheduler`]: start-after, incremental intervals, complete-after, autocomplete.
 //! - [`endpoint_test`]: the step-by-step test of an endpoint (SPEC section 1.1).
 //! - [`connect`]: from an endpoint's settings and credentials to a logged-in
 //!   IMAP session acting for one mailbox.
+//! - [`verify`]: proves a copy message by message (SHA-256, flags, INTERNALDATE).
+//! - [`worker`]: claims mailboxes with a lease and runs their syncs.
 //! - [`views`]: the JSON shapes the CLI's `--json` and the API return. Wire
 //!   types are kept apart from domain types on purpose.
 //! - [`error`]: `EngineError`, with a stable machine-readable code and an
@@ -29,8 +33,12 @@ pub mod connect;
 pub mod endpoint;
 pub mod endpoint_test;
 pub mod error;
+pub mod lifecycle;
+pub mod scheduler;
 pub mod sync;
+pub mod verify;
 pub mod views;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +55,22 @@ pub struct ConnectionDefaults {
     pub extra_ca_pem: Option<String>,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// How a mailbox's sync retries a transient failure (a dropped connection,
+/// a restarting server): `attempts` more tries, waiting `base`, then twice
+/// as long each time, before the mailbox is `Failed` with the cause.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 5, base: Duration::from_secs(2) }
+    }
 }
 
 impl Default for ConnectionDefaults {
@@ -55,6 +79,7 @@ impl Default for ConnectionDefaults {
             extra_ca_pem: None,
             connect_timeout: Duration::from_secs(15),
             response_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
         }
     }
 }

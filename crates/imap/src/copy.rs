@@ -37,6 +37,33 @@ impl Session {
         self.simple("SUBSCRIBE", mailbox).await
     }
 
+    /// RENAME a mailbox (its messages and UIDVALIDITY go with it on servers
+    /// that keep them, as Dovecot does).
+    pub async fn rename(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        let cmd = Builder::new("RENAME", "RENAME", self.literal_mode())
+            .string(from.as_bytes())?
+            .string(to.as_bytes())?
+            .finish();
+        self.wire.execute(&cmd).await?.ok("RENAME")?;
+        Ok(())
+    }
+
+    /// `UID EXPUNGE <uid_set>` (UIDPLUS): removes exactly these messages,
+    /// which must already carry `\Deleted`. Without UIDPLUS it is refused
+    /// before anything is sent, since a plain EXPUNGE would also remove
+    /// messages someone else marked deleted.
+    pub async fn uid_expunge(&mut self, uid_set: &str) -> Result<(), ImapError> {
+        check_set(uid_set)?;
+        if !self.capabilities().has("UIDPLUS") {
+            return Err(ImapError::InvalidArgument {
+                what: "UID EXPUNGE needs the server's UIDPLUS extension".into(),
+            });
+        }
+        let cmd = Builder::new("UID EXPUNGE", "UID EXPUNGE", self.literal_mode()).raw(uid_set).finish();
+        self.wire.execute(&cmd).await?.ok("UID EXPUNGE")?;
+        Ok(())
+    }
+
     async fn simple(&mut self, name: &'static str, mailbox: &str) -> Result<(), ImapError> {
         let cmd = Builder::new(name, name, self.literal_mode())
             .string(mailbox.as_bytes())?

@@ -1543,6 +1543,103 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::db("drop copy intents", e))
     }
 
+    async fn forget_folder_copies(
+        &self,
+        user_id: &str,
+        source_folder: &str,
+        fence: Option<&Lease>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin("forget folder copies").await?;
+        require_user(&mut tx, user_id).await?;
+        check_fence(&mut tx, user_id, fence).await?;
+        let (n, bytes): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(size) FROM uid_map WHERE user_id = $1 AND source_folder = $2 \
+             AND state = 'done'",
+        )
+        .bind(user_id)
+        .bind(source_folder)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("count folder copies", e))?;
+        let bytes = bytes.unwrap_or(0);
+        let now = now_ms();
+        sqlx::query("DELETE FROM uid_map WHERE user_id = $1 AND source_folder = $2")
+            .bind(user_id)
+            .bind(source_folder)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("forget folder copies", e))?;
+        sqlx::query(
+            "UPDATE folder_states SET messages_synced = 0, bytes_synced = 0, \
+             source_uidvalidity = NULL, target_uidvalidity = NULL, highest_modseq = NULL, \
+             last_seen_uid = NULL, updated_at = $3 WHERE user_id = $1 AND source_folder = $2",
+        )
+        .bind(user_id)
+        .bind(source_folder)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("reset folder state", e))?;
+        sqlx::query(
+            "UPDATE migration_users SET items_synced = MAX(items_synced - $2, 0), \
+             bytes_synced = MAX(bytes_synced - $3, 0), updated_at = $4 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(n)
+        .bind(bytes)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("uncount folder copies", e))?;
+        tx.commit().await.map_err(|e| StoreError::db("forget folder copies", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn rename_folder_state(
+        &self,
+        user_id: &str,
+        old_source_folder: &str,
+        new_source_folder: &str,
+        new_target_folder: &str,
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin("rename folder state").await?;
+        require_user(&mut tx, user_id).await?;
+        check_fence(&mut tx, user_id, fence).await?;
+        let now = now_ms();
+        // uid_map follows through its ON UPDATE CASCADE foreign key.
+        let done = sqlx::query(
+            "UPDATE folder_states SET source_folder = $3, target_folder = $4, updated_at = $5 \
+             WHERE user_id = $1 AND source_folder = $2",
+        )
+        .bind(user_id)
+        .bind(old_source_folder)
+        .bind(new_source_folder)
+        .bind(new_target_folder)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::db("rename folder state", e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "folder state", name: old_source_folder.to_owned() });
+        }
+        sqlx::query("UPDATE uid_map SET target_folder = $3 WHERE user_id = $1 AND source_folder = $2")
+            .bind(user_id)
+            .bind(new_source_folder)
+            .bind(new_target_folder)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("rename folder in UID map", e))?;
+        sqlx::query("UPDATE skipped_items SET folder = $3 WHERE user_id = $1 AND folder = $2")
+            .bind(user_id)
+            .bind(old_source_folder)
+            .bind(new_source_folder)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db("rename folder in skipped items", e))?;
+        tx.commit().await.map_err(|e| StoreError::db("rename folder state", e))
+    }
+
     async fn uid_map(
         &self,
         user_id: &str,
@@ -1830,7 +1927,7 @@ impl Store for SqliteStore {
                 }
                 let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT id, status, updated_at, csv_line FROM migration_users \
-                     WHERE batch_id = $1 AND was_synced = $2 AND status IN ($3, $4) \
+                     WHERE batch_id = $1 AND was_synced = $2 AND status IN ($3, $4, $7, $8, $9) \
                      AND (lease_owner IS NULL OR lease_expires_at IS NULL \
                      OR lease_expires_at <= $5) \
                      ORDER BY CASE WHEN status = $4 THEN 0 ELSE 1 END, updated_at, \
@@ -1842,6 +1939,11 @@ impl Store for SqliteStore {
                 .bind(UserStatus::Completing.as_str())
                 .bind(now)
                 .bind(max)
+                // A sync whose worker was lost (its lease expired or was
+                // released) is resumed; a stop it was asked for is settled.
+                .bind(UserStatus::Syncing.as_str())
+                .bind(UserStatus::IncrementalSyncing.as_str())
+                .bind(UserStatus::Stopping.as_str())
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(|e| StoreError::db("list claimable migration users", e))?;

@@ -182,7 +182,9 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `req.max` users that are due for work, in one short
     /// transaction, and returns them (as they are after the claim) with
     /// their leases, in claim order. A user is claimable when:
-    /// - its status is Queued or Completing;
+    /// - its status is Queued or Completing, or Syncing,
+    ///   IncrementalSyncing or Stopping without a live lease (its worker was
+    ///   lost: the sync is resumed, the stop settled);
     /// - its batch is started and not being removed (and named
     ///   `req.batch`, if given);
     /// - it has no live lease (none, or `lease_expires_at <= now`: an
@@ -295,6 +297,29 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user_id: &str,
         done: &[CopyDone],
+        fence: Option<&Lease>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets every copy recorded for a source folder (a UIDVALIDITY changed
+    /// on either side: the recorded identities mean nothing any more) and
+    /// takes them off the folder's and the user's counters, in one
+    /// transaction. The copies are then matched again by content. Returns
+    /// how many copies were forgotten. Fenced.
+    async fn forget_folder_copies(
+        &self,
+        user_id: &str,
+        source_folder: &str,
+        fence: Option<&Lease>,
+    ) -> Result<u64, StoreError>;
+
+    /// A source folder was renamed: its state, copies and skipped items now
+    /// belong to the new name, and it goes to `new_target_folder`. Fenced.
+    async fn rename_folder_state(
+        &self,
+        user_id: &str,
+        old_source_folder: &str,
+        new_source_folder: &str,
+        new_target_folder: &str,
         fence: Option<&Lease>,
     ) -> Result<(), StoreError>;
 

@@ -26,6 +26,47 @@ pub async fn run(ctx: &Context, cmd: BatchCommand) -> Result<ExitCode, Failure> 
             let state = ctx.engine.sync_batch(&args.name).await?;
             settle(ctx, state, &args, "queued for sync").await
         }
+        BatchCommand::Complete(args) => {
+            let state = ctx.engine.complete_batch(&args.name).await?;
+            settle(ctx, state, &args, "completing").await
+        }
+        BatchCommand::Stop { name } => {
+            let state = ctx.engine.stop_batch(&name).await?;
+            if ctx.json {
+                output::json(&BatchView::new(&state, true));
+            } else {
+                let stopping = state.users.iter().filter(|u| u.status == mailferry_core::state::UserStatus::Stopping).count();
+                println!(
+                    "Batch {:?} {}.",
+                    state.batch.name.as_str(),
+                    if stopping > 0 { format!("stopping: {stopping} mailbox(es) stop at the next message") } else { "stopped".to_owned() }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BatchCommand::Remove { name } => {
+            ctx.engine.remove_batch(&name, std::time::Duration::from_secs(60)).await?;
+            if ctx.json {
+                output::json(&serde_json::json!({ "removed": name }));
+            } else {
+                println!("Batch {name:?} removed (the messages already copied stay on the target).");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BatchCommand::AddUsers { name, csv, allow_unknown_columns } => {
+            let bytes = read_csv(&csv)?;
+            let (state, added) = ctx
+                .engine
+                .add_users(&name, &bytes, CsvOptions { allow_unknown_columns })
+                .await
+                .map_err(|e| csv_failure(e, &csv))?;
+            if ctx.json {
+                output::json(&BatchView::new(&state, true));
+            } else {
+                println!("{added} mailbox(es) added to batch {:?}.", state.batch.name.as_str());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         BatchCommand::Show { name } => {
             let state = ctx.engine.batch_state(&name).await?;
             if ctx.json {
@@ -62,20 +103,15 @@ pub async fn run(ctx: &Context, cmd: BatchCommand) -> Result<ExitCode, Failure> 
 
 async fn create(ctx: &Context, a: BatchCreateArgs) -> Result<ExitCode, Failure> {
     let name = Name::parse(&a.name).map_err(|e| Failure::usage(format!("batch name {:?}: {e}", a.name)))?;
-    let meta = std::fs::metadata(&a.csv).map_err(|e| Failure::usage(format!("--csv {}: {e}", a.csv.display())))?;
-    if meta.len() > MAX_BYTES as u64 {
-        return Err(Failure::usage(format!(
-            "--csv {}: {} bytes is over the limit of {MAX_BYTES} bytes (10 MB); split it into several batches",
-            a.csv.display(),
-            meta.len()
-        )));
-    }
-    let csv = std::fs::read(&a.csv).map_err(|e| Failure::usage(format!("--csv {}: {e}", a.csv.display())))?;
+    let csv = read_csv(&a.csv)?;
     let mut options = BatchOptions {
         exclude_folders: a.exclude_folder.clone(),
         include_folders: a.include_folder.clone(),
         autostart: a.autostart,
+        autocomplete: a.autocomplete,
         test_mailbox: a.test_mailbox.clone(),
+        start_after: a.start_after.as_deref().map(|t| parse_time(t, "--start-after")).transpose()?,
+        complete_after: a.complete_after.as_deref().map(|t| parse_time(t, "--complete-after")).transpose()?,
         ..BatchOptions::default()
     };
     if let Some(s) = &a.max_message_size {
@@ -104,13 +140,7 @@ async fn create(ctx: &Context, a: BatchCreateArgs) -> Result<ExitCode, Failure> 
             options,
         })
         .await
-        .map_err(|e| {
-            let mut f = Failure::from(e);
-            if f.code == "invalid_csv" {
-                f.message = format!("--csv {}: {}", a.csv.display(), f.message.trim_end());
-            }
-            f
-        })?;
+        .map_err(|e| csv_failure(e, &a.csv))?;
     let mut state = ctx.engine.batch_state(created.batch.name.as_str()).await?;
     if a.autostart {
         state = ctx.engine.start_batch(created.batch.name.as_str()).await?;
@@ -147,7 +177,11 @@ async fn settle(ctx: &Context, state: BatchState, args: &WaitArgs, what: &str) -
                 "Batch {:?} {what}: {} mailbox(es) queued. Run `mailferry batch {} {} --wait` to do the work here and watch it.",
                 state.batch.name.as_str(),
                 state.users.iter().filter(|u| u.status == mailferry_core::state::UserStatus::Queued).count(),
-                if what == "started" { "start" } else { "sync" },
+                match what {
+                    "started" => "start",
+                    "completing" => "complete",
+                    _ => "sync",
+                },
                 state.batch.name
             );
         }
@@ -158,7 +192,8 @@ async fn settle(ctx: &Context, state: BatchState, args: &WaitArgs, what: &str) -
     } else {
         Arc::from(progress::for_terminal(state.users.len() as u64))
     };
-    let summary = ctx.engine.run_batch(state.batch.name.as_str(), progress).await?;
+    let stop = crate::cmd::serve::stop_on_signals();
+    let summary = ctx.engine.run_batch(state.batch.name.as_str(), progress, stop).await?;
     let state = ctx.engine.batch_state(state.batch.name.as_str()).await?;
     let view = BatchView::new(&state, true);
     if ctx.json {
@@ -179,4 +214,38 @@ async fn settle(ctx: &Context, state: BatchState, args: &WaitArgs, what: &str) -
         });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn read_csv(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let meta = std::fs::metadata(path).map_err(|e| Failure::usage(format!("--csv {}: {e}", path.display())))?;
+    if meta.len() > MAX_BYTES as u64 {
+        return Err(Failure::usage(format!(
+            "--csv {}: {} bytes is over the limit of {MAX_BYTES} bytes (10 MB); split it into several batches",
+            path.display(),
+            meta.len()
+        )));
+    }
+    std::fs::read(path).map_err(|e| Failure::usage(format!("--csv {}: {e}", path.display())))
+}
+
+/// CSV errors name the file they are in.
+fn csv_failure(e: mailferry_engine::EngineError, path: &std::path::Path) -> Failure {
+    let mut f = Failure::from(e);
+    if f.code == "invalid_csv" {
+        f.message = format!("--csv {}: {}", path.display(), f.message.trim_end());
+    }
+    f
+}
+
+/// A point in time: RFC 3339, or a delay from now (`30m`, `2h`, `7d`).
+fn parse_time(s: &str, flag: &str) -> Result<i64, Failure> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.timestamp());
+    }
+    match parse_duration_secs(s) {
+        Ok(secs) => Ok(chrono::Utc::now().timestamp() + secs as i64),
+        Err(_) => Err(Failure::usage(format!(
+            "{flag} {s:?}: expected a time like 2026-12-01T22:00:00Z or a delay like 2h"
+        ))),
+    }
 }

@@ -2,4 +2,6 @@
 
 pub mod batch;
 pub mod endpoint;
+pub mod serve;
 pub mod user;
+pub mod verify;

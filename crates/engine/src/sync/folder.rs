@@ -1,12 +1,14 @@
 //! One folder of one user: resolve open intents, list the source's messages,
 //! skip what is too large, copy the rest in bounded chunks.
 
+use std::collections::{BTreeMap, HashMap};
+
 use mailferry_core::folders::FolderMapping;
-use mailferry_imap::{AppendRequest, AppendUid, Fetch, ImapError, Session};
-use mailferry_store::{CopyDone, CopyIntent, FolderState, SkipKind, SkippedItem, UserRecord};
+use mailferry_imap::{AppendRequest, AppendUid, Fetch, FlagsMode, ImapError, Session};
+use mailferry_store::{CopyDone, CopyIntent, FolderState, Lease, SkipKind, SkippedItem, UserRecord};
 use sha2::{Digest, Sha256};
 
-use super::user::SyncError;
+use super::user::{Checkpoint, SyncError};
 use super::RunContext;
 
 /// At most this many messages per chunk of FETCH + APPEND.
@@ -28,6 +30,7 @@ pub(crate) struct FolderTotals {
 struct Meta {
     uid: u32,
     size: u64,
+    flags: Vec<String>,
 }
 
 /// A message fetched whole from the source.
@@ -39,6 +42,7 @@ struct Fetched {
     sha256: [u8; 32],
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn sync_folder(
     cx: &RunContext,
     user: &UserRecord,
@@ -47,12 +51,45 @@ pub(crate) async fn sync_folder(
     m: &FolderMapping,
     state: Option<FolderState>,
     totals: &mut FolderTotals,
+    checkpoint: &Checkpoint<'_>,
 ) -> Result<(), SyncError> {
     let store = cx.engine.store();
+    let lease = checkpoint.lease;
+    let condstore = source.capabilities().has("CONDSTORE");
+
+    // An unchanged folder costs one STATUS: same UIDVALIDITY, same UIDNEXT,
+    // same number of messages, same HIGHESTMODSEQ as at the start of the last
+    // complete pass, and nothing left open then.
+    let mut items = vec!["MESSAGES", "UIDNEXT", "UIDVALIDITY"];
+    if condstore {
+        items.push("HIGHESTMODSEQ");
+    }
+    let status = source.status(&m.source_wire, &items).await.map_err(SyncError::source_side)?;
+    if let Some(st) = &state {
+        let unchanged = condstore
+            && st.target_folder.as_deref() == Some(m.target_wire.as_str())
+            && st.source_uidvalidity.is_some()
+            && st.source_uidvalidity == status.uidvalidity
+            && st.last_seen_uid.is_some()
+            && st.last_seen_uid.map(|u| u.saturating_add(1)) == status.uidnext
+            && status.highestmodseq.is_some()
+            && st.highest_modseq == status.highestmodseq
+            && Some(st.messages_source) == status.messages.map(u64::from)
+            && st.messages_source == st.messages_synced + st.messages_skipped;
+        if unchanged && store.open_intents(&user.id, &m.source_wire).await?.is_empty() {
+            totals.messages_source += st.messages_source;
+            return Ok(());
+        }
+    }
+
     let info = source.select(&m.source_wire, true).await.map_err(SyncError::source_side)?;
     let uidvalidity = info
         .uidvalidity
         .ok_or_else(|| SyncError::Other(format!("source folder {:?} has no UIDVALIDITY", m.source_path)))?;
+    // What this pass will record as "seen" when it completes: taken now, so
+    // a change made while copying is caught by the next pass.
+    let pass_uidnext = info.uidnext;
+    let pass_modseq = info.highestmodseq;
     let tinfo = target.select(&m.target_wire, false).await.map_err(SyncError::target_side)?;
     if !tinfo.read_write {
         return Err(SyncError::Other(format!("target folder {:?} opened read-only", m.target_path)));
@@ -62,58 +99,70 @@ pub(crate) async fn sync_folder(
         .ok_or_else(|| SyncError::Other(format!("target folder {:?} has no UIDVALIDITY", m.target_path)))?;
 
     let mut state = state.unwrap_or_else(|| FolderState::new(&user.id, &m.source_wire));
-    if let Some(old) = state.source_uidvalidity {
-        if old != uidvalidity {
-            return Err(SyncError::Other(format!(
-                "source folder {:?} changed its UIDVALIDITY ({old} -> {uidvalidity}); its messages cannot be matched with the copies made before",
-                m.source_path
-            )));
-        }
-    }
-    if let (Some(old), Some(true)) = (state.target_uidvalidity, state.target_folder.as_ref().map(|t| *t == m.target_wire)) {
-        if old != target_uidvalidity {
-            return Err(SyncError::Other(format!(
-                "target folder {:?} changed its UIDVALIDITY ({old} -> {target_uidvalidity}); the recorded copies there are no longer identifiable",
-                m.target_path
-            )));
-        }
+    let source_changed = state.source_uidvalidity.is_some_and(|old| old != uidvalidity);
+    let target_changed = state.target_folder.as_deref() == Some(m.target_wire.as_str())
+        && state.target_uidvalidity.is_some_and(|old| old != target_uidvalidity);
+    let rematch = source_changed || target_changed;
+    if rematch {
+        tracing::warn!(
+            user = %user.email, folder = %m.source_path, source_changed, target_changed,
+            "UIDVALIDITY changed: the recorded copies are matched again by content"
+        );
+        store.forget_folder_copies(&user.id, &m.source_wire, lease).await?;
+        state = store
+            .folder_states(&user.id)
+            .await?
+            .into_iter()
+            .find(|s| s.source_folder == m.source_wire)
+            .unwrap_or(state);
     }
     state.source_uidvalidity = Some(uidvalidity);
     state.target_folder = Some(m.target_wire.clone());
     state.target_uidvalidity = Some(target_uidvalidity);
     state.subscribed = m.subscribed;
-    store.upsert_folder_state(&state).await?;
+    store.upsert_folder_state(&state, lease).await?;
 
-    resolve_intents(cx, user, target, m, uidvalidity, target_uidvalidity).await?;
+    resolve_intents(cx, user, target, m, uidvalidity, target_uidvalidity, lease).await?;
 
-    // The source's messages (metadata only).
+    // The source's messages (metadata only, flags included for the flag sync).
     let mut metas = Vec::with_capacity(info.exists as usize);
     if info.exists > 0 {
-        let mut stream = source.uid_fetch("1:*", "(UID RFC822.SIZE)").await.map_err(SyncError::source_side)?;
+        let mut stream = source.uid_fetch("1:*", "(UID FLAGS RFC822.SIZE)").await.map_err(SyncError::source_side)?;
         while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
             if let (Some(uid), Some(size)) = (f.uid(), f.rfc822_size()) {
-                metas.push(Meta { uid, size });
+                metas.push(Meta { uid, size, flags: f.flags().unwrap_or_default() });
             }
         }
     }
     metas.sort_by_key(|m| m.uid);
     let messages_source = metas.len() as u64;
     totals.messages_source += messages_source;
-    let copied = store.copied_uids(&user.id, &m.source_wire, uidvalidity).await?;
-    let todo: Vec<Meta> = metas.into_iter().filter(|meta| copied.binary_search(&meta.uid).is_err()).collect();
 
+    if rematch {
+        adopt_by_content(cx, user, source, target, m, uidvalidity, target_uidvalidity, lease).await?;
+    }
+    let copied = store.copied_uids(&user.id, &m.source_wire, uidvalidity).await?;
+
+    // Flags of messages copied in earlier passes.
+    if !copied.is_empty() && !rematch {
+        sync_flags(cx, user, source, target, m, uidvalidity, &metas, state.highest_modseq.filter(|_| condstore)).await?;
+    }
+
+    let todo: Vec<Meta> = metas.into_iter().filter(|meta| copied.binary_search(&meta.uid).is_err()).collect();
     let limit = [cx.options.max_message_size, target.capabilities().append_limit()].into_iter().flatten().min();
     let (large, todo): (Vec<Meta>, Vec<Meta>) = todo.into_iter().partition(|meta| limit.is_some_and(|l| meta.size > l));
     cx.progress.user_planned(&user.email, todo.len() as u64, todo.iter().map(|m| m.size).sum());
     if !large.is_empty() {
-        skip_large(cx, user, source, m, uidvalidity, &large, limit.unwrap_or(0)).await?;
+        skip_large(cx, user, source, m, uidvalidity, &large, limit.unwrap_or(0), lease).await?;
     }
 
     let mut next_uid = tinfo.uidnext.unwrap_or(1);
     for chunk in chunks(&todo) {
-        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid).await?;
+        checkpoint.check().await?;
+        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid, lease).await?;
     }
 
+    // The pass is complete: remember where it started, for the next one.
     let mut state = store
         .folder_states(&user.id)
         .await?
@@ -121,8 +170,153 @@ pub(crate) async fn sync_folder(
         .find(|s| s.source_folder == m.source_wire)
         .unwrap_or(state);
     state.messages_source = messages_source;
+    state.last_seen_uid = pass_uidnext.map(|u| u.saturating_sub(1));
+    state.highest_modseq = pass_modseq;
     state.last_sync_at = Some(chrono::Utc::now());
-    store.upsert_folder_state(&state).await?;
+    store.upsert_folder_state(&state, lease).await?;
+    Ok(())
+}
+
+/// Makes the target's flags of already-copied messages equal the source's.
+/// With CONDSTORE and a known modseq only the messages changed since then
+/// are looked at (`CHANGEDSINCE`); otherwise every copied message's flags
+/// are compared with its copy's.
+#[allow(clippy::too_many_arguments)]
+async fn sync_flags(
+    cx: &RunContext,
+    user: &UserRecord,
+    source: &mut Session,
+    target: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    metas: &[Meta],
+    since_modseq: Option<u64>,
+) -> Result<(), SyncError> {
+    let map: HashMap<u32, u32> = cx
+        .engine
+        .store()
+        .uid_map(&user.id, &m.source_wire, uidvalidity)
+        .await?
+        .into_iter()
+        .filter_map(|(s, t)| t.map(|t| (s, t)))
+        .collect();
+    if map.is_empty() {
+        return Ok(());
+    }
+    // source UID -> flags that should be on the copy
+    let wanted: Vec<(u32, Vec<String>)> = match since_modseq {
+        Some(modseq) => {
+            let mut changed = Vec::new();
+            let mut stream = source
+                .uid_fetch("1:*", &format!("(UID FLAGS) (CHANGEDSINCE {modseq})"))
+                .await
+                .map_err(SyncError::source_side)?;
+            while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+                if let Some(uid) = f.uid() {
+                    changed.push((uid, f.flags().unwrap_or_default()));
+                }
+            }
+            changed
+        }
+        None => metas.iter().map(|m| (m.uid, m.flags.clone())).collect(),
+    };
+    let wanted: Vec<(u32, Vec<String>)> = wanted.into_iter().filter(|(s, _)| map.contains_key(s)).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    // The copies' current flags.
+    let mut current: HashMap<u32, Vec<String>> = HashMap::new();
+    {
+        let set = uid_set({
+            let mut t: Vec<u32> = wanted.iter().map(|(s, _)| map[s]).collect();
+            t.sort_unstable();
+            t
+        });
+        let mut stream = target.uid_fetch(&set, "(UID FLAGS)").await.map_err(SyncError::target_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::target_side)? {
+            if let Some(uid) = f.uid() {
+                current.insert(uid, f.flags().unwrap_or_default());
+            }
+        }
+    }
+    // Group the copies that need the same flag list: one STORE per group.
+    let mut groups: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    for (s, flags) in wanted {
+        let t = map[&s];
+        let Some(have) = current.get(&t) else { continue }; // the copy is gone; verify reports it
+        let norm = |v: &[String]| {
+            let mut v: Vec<String> = v.iter().filter(|f| !f.eq_ignore_ascii_case("\\Recent")).cloned().collect();
+            v.sort();
+            v
+        };
+        let want = norm(&flags);
+        if norm(have) != want {
+            groups.entry(want).or_default().push(t);
+        }
+    }
+    for (flags, mut uids) in groups {
+        uids.sort_unstable();
+        target
+            .uid_store_flags(&uid_set(uids), FlagsMode::Replace, &flags)
+            .await
+            .map_err(SyncError::target_side)?;
+    }
+    Ok(())
+}
+
+/// After a UIDVALIDITY change: every source message whose exact copy is
+/// already on the target (same SHA-256, not yet claimed by another) is
+/// recorded as copied there, so only the rest is copied again.
+#[allow(clippy::too_many_arguments)]
+async fn adopt_by_content(
+    cx: &RunContext,
+    user: &UserRecord,
+    source: &mut Session,
+    target: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    target_uidvalidity: u32,
+    lease: Option<&Lease>,
+) -> Result<(), SyncError> {
+    let mut on_target: HashMap<[u8; 32], Vec<u32>> = HashMap::new();
+    {
+        let mut stream = target.uid_fetch("1:*", "(UID BODY.PEEK[])").await.map_err(SyncError::target_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::target_side)? {
+            if let (Some(uid), Some(body)) = (f.uid(), f.body()) {
+                on_target.entry(Sha256::digest(body).into()).or_default().push(uid);
+            }
+        }
+    }
+    if on_target.is_empty() {
+        return Ok(());
+    }
+    let mut intents = Vec::new();
+    let mut done = Vec::new();
+    {
+        let mut stream = source.uid_fetch("1:*", "(UID BODY.PEEK[])").await.map_err(SyncError::source_side)?;
+        while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+            let (Some(uid), Some(body)) = (f.uid(), f.body()) else { continue };
+            let sha: [u8; 32] = Sha256::digest(body).into();
+            if let Some(t) = on_target.get_mut(&sha).and_then(|v| v.pop()) {
+                intents.push(CopyIntent {
+                    source_folder: m.source_wire.clone(),
+                    source_uidvalidity: uidvalidity,
+                    source_uid: uid,
+                    target_folder: m.target_wire.clone(),
+                    target_uidvalidity: Some(target_uidvalidity),
+                    target_uidnext: None,
+                    size: body.len() as u64,
+                    internal_date: None,
+                    sha256: Some(sha),
+                });
+                done.push(CopyDone { source_folder: m.source_wire.clone(), source_uidvalidity: uidvalidity, source_uid: uid, target_uidvalidity: Some(target_uidvalidity), target_uid: Some(t) });
+            }
+        }
+    }
+    let store = cx.engine.store();
+    store.record_intents(&user.id, &intents, lease).await?;
+    store.record_copies_done(&user.id, &done, lease).await?;
+    tracing::info!(user = %user.email, folder = %m.source_path, adopted = done.len(), "copies found again by content");
     Ok(())
 }
 
@@ -193,6 +387,7 @@ async fn copy_chunk(
     target_uidvalidity: u32,
     chunk: &[Meta],
     next_uid: u32,
+    lease: Option<&Lease>,
 ) -> Result<u32, SyncError> {
     let store = cx.engine.store();
     let mut messages = Vec::with_capacity(chunk.len());
@@ -229,7 +424,7 @@ async fn copy_chunk(
             sha256: Some(msg.sha256),
         })
         .collect();
-    store.record_intents(&user.id, &intents).await?;
+    store.record_intents(&user.id, &intents, lease).await?;
 
     let requests: Vec<AppendRequest<'_>> = messages
         .iter()
@@ -258,14 +453,14 @@ async fn copy_chunk(
             }
             Err(e @ (ImapError::No { .. } | ImapError::Bad { .. } | ImapError::InvalidArgument { .. })) => {
                 store
-                    .drop_intents(&user.id, &[(m.source_wire.clone(), uidvalidity, msg.uid)])
+                    .drop_intents(&user.id, &[(m.source_wire.clone(), uidvalidity, msg.uid)], lease)
                     .await?;
-                record_skip(cx, user, m, uidvalidity, msg.uid, msg.body.len() as u64, Some(&msg.body), SkipKind::Bad, format!("the target refused it: {e}")).await?;
+                record_skip(cx, user, m, uidvalidity, msg.uid, msg.body.len() as u64, Some(&msg.body), SkipKind::Bad, format!("the target refused it: {e}"), lease).await?;
             }
             Err(e) => {
                 // The connection is gone: what was answered is recorded; the
                 // rest stays as intents, looked up on the next run.
-                store.record_copies_done(&user.id, &done).await?;
+                store.record_copies_done(&user.id, &done, lease).await?;
                 return Err(SyncError::target_side(e));
             }
         }
@@ -289,7 +484,7 @@ async fn copy_chunk(
             next = next.max(max + 1);
         }
     }
-    store.record_copies_done(&user.id, &done).await?;
+    store.record_copies_done(&user.id, &done, lease).await?;
     cx.progress.messages_done(&user.email, messages.len() as u64, bytes);
     Ok(next)
 }
@@ -315,6 +510,7 @@ async fn skip_large(
     uidvalidity: u32,
     large: &[Meta],
     limit: u64,
+    lease: Option<&Lease>,
 ) -> Result<(), SyncError> {
     let set = uid_set(large.iter().map(|m| m.uid));
     let mut headers = Vec::new();
@@ -331,7 +527,7 @@ async fn skip_large(
     }
     for meta in large {
         let h = headers.iter().find(|(u, _)| *u == meta.uid).and_then(|(_, h)| h.as_deref());
-        record_skip(cx, user, m, uidvalidity, meta.uid, meta.size, h, SkipKind::Large, format!("{} bytes is over the limit of {limit} bytes", meta.size)).await?;
+        record_skip(cx, user, m, uidvalidity, meta.uid, meta.size, h, SkipKind::Large, format!("{} bytes is over the limit of {limit} bytes", meta.size), lease).await?;
     }
     Ok(())
 }
@@ -347,6 +543,7 @@ async fn record_skip(
     header: Option<&[u8]>,
     kind: SkipKind,
     reason: String,
+    lease: Option<&Lease>,
 ) -> Result<(), SyncError> {
     let (subject, date) = header.map(header_subject_date).unwrap_or((None, None));
     cx.engine
@@ -354,6 +551,7 @@ async fn record_skip(
         .record_skipped(
             &user.id,
             &SkippedItem { folder: m.source_wire.clone(), source_uidvalidity: uidvalidity, uid, size: Some(size), date, subject, kind, reason, created_at: None },
+            lease,
         )
         .await?;
     cx.progress.messages_done(&user.email, 1, 0);
@@ -405,6 +603,7 @@ async fn resolve_intents(
     m: &FolderMapping,
     uidvalidity: u32,
     target_uidvalidity: u32,
+    lease: Option<&Lease>,
 ) -> Result<(), SyncError> {
     let store = cx.engine.store();
     let intents = store.open_intents(&user.id, &m.source_wire).await?;
@@ -458,8 +657,8 @@ async fn resolve_intents(
         }
     }
     tracing::info!(user = %user.email, folder = %m.source_path, found = done.len(), not_found = dropped.len(), "resolved interrupted copies");
-    store.record_copies_done(&user.id, &done).await?;
-    store.drop_intents(&user.id, &dropped).await?;
+    store.record_copies_done(&user.id, &done, lease).await?;
+    store.drop_intents(&user.id, &dropped, lease).await?;
     Ok(())
 }
 
@@ -476,11 +675,11 @@ mod tests {
 
     #[test]
     fn chunks_respect_count_and_bytes() {
-        let todo: Vec<Meta> = (1..=200).map(|uid| Meta { uid, size: 100 }).collect();
+        let todo: Vec<Meta> = (1..=200).map(|uid| Meta { uid, size: 100, flags: Vec::new() }).collect();
         let c = chunks(&todo);
         assert_eq!(c.len(), 4);
         assert!(c.iter().all(|c| c.len() <= CHUNK_MESSAGES));
-        let big: Vec<Meta> = (1..=3).map(|uid| Meta { uid, size: CHUNK_BYTES }).collect();
+        let big: Vec<Meta> = (1..=3).map(|uid| Meta { uid, size: CHUNK_BYTES, flags: Vec::new() }).collect();
         assert_eq!(chunks(&big).len(), 3, "a large message is a chunk of its own");
     }
 

@@ -10,21 +10,20 @@
 //! APPEND may have happened unrecorded is looked up on the target before it
 //! is sent again.
 
-mod folder;
+pub(crate) mod folder;
 mod progress;
-mod user;
+pub(crate) mod user;
 
 use std::sync::Arc;
 
 use mailferry_core::batch::BatchOptions;
-use mailferry_core::state::UserStatus;
 use mailferry_core::Secret;
-use mailferry_store::{EndpointRecord, UserFilter, UserRecord};
-use tokio::sync::Semaphore;
+use mailferry_store::EndpointRecord;
 
 pub use progress::{NoProgress, Progress};
 
 use crate::batch::batch_options;
+use crate::worker::{StopFlag, WorkerConfig};
 use crate::{Engine, EngineError};
 
 /// What a run did, for the `--wait` summary.
@@ -47,50 +46,38 @@ pub(crate) struct RunContext {
     pub progress: Arc<dyn Progress>,
 }
 
+impl RunContext {
+    /// Loads both endpoints of a batch with their secrets, and its options.
+    pub(crate) async fn load(
+        engine: &Engine,
+        batch: &mailferry_store::BatchRecord,
+        progress: Arc<dyn Progress>,
+    ) -> Result<RunContext, EngineError> {
+        let store = engine.store();
+        let source = store.endpoint(batch.source_endpoint.as_str()).await?;
+        let target = store.endpoint(batch.target_endpoint.as_str()).await?;
+        let source_secret = store.endpoint_secret(source.name.as_str()).await?;
+        let target_secret = store.endpoint_secret(target.name.as_str()).await?;
+        Ok(RunContext { engine: engine.clone(), source, source_secret, target, target_secret, options: batch_options(batch)?, progress })
+    }
+}
+
 impl Engine {
-    /// Runs, in this process, every user of the batch that is waiting for a
-    /// sync (queued or completing), until each one settles.
-    pub async fn run_batch(&self, name: &str, progress: Arc<dyn Progress>) -> Result<RunSummary, EngineError> {
+    /// Runs, in this process, every mailbox of the batch that waits for work
+    /// (queued, completing, or left mid-sync by a lost worker) until each
+    /// one settles; the work is claimed with leases like any worker's, so
+    /// it never collides with a `serve` or `worker` process.
+    pub async fn run_batch(&self, name: &str, progress: Arc<dyn Progress>, stop: StopFlag) -> Result<RunSummary, EngineError> {
         let batch = self.store.batch(name).await?;
-        let options = batch_options(&batch)?;
-        let source = self.store.endpoint(batch.source_endpoint.as_str()).await?;
-        let target = self.store.endpoint(batch.target_endpoint.as_str()).await?;
-        let source_secret = self.store.endpoint_secret(source.name.as_str()).await?;
-        let target_secret = self.store.endpoint_secret(target.name.as_str()).await?;
-        let users: Vec<UserRecord> = self
-            .store
-            .users(UserFilter { batch: Some(batch.name.to_string()), ..UserFilter::default() })
-            .await?
-            .into_iter()
-            .filter(|u| matches!(u.status, UserStatus::Queued | UserStatus::Completing))
-            .collect();
-        let limit = source
+        let cx = RunContext::load(self, &batch, progress.clone()).await?;
+        let mut config = WorkerConfig::new(progress);
+        config.batch = Some(batch.name.to_string());
+        config.slots = cx
+            .source
             .settings
             .max_concurrent_migrations
-            .min(target.settings.max_concurrent_migrations)
+            .min(cx.target.settings.max_concurrent_migrations)
             .max(1) as usize;
-        let cx = Arc::new(RunContext { engine: self.clone(), source, source_secret, target, target_secret, options, progress });
-        let slots = Arc::new(Semaphore::new(limit));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut summary = RunSummary { users: users.len(), ..RunSummary::default() };
-        for user in users {
-            let cx = cx.clone();
-            let slots = slots.clone();
-            tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await.expect("semaphore is never closed");
-                user::run_user(&cx, user).await
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(UserStatus::Failed) => summary.failed += 1,
-                Ok(_) => summary.succeeded += 1,
-                Err(e) => {
-                    tracing::error!("a user's sync task panicked: {e}");
-                    summary.failed += 1;
-                }
-            }
-        }
-        Ok(summary)
+        self.run_worker(config, stop).await
     }
 }

@@ -1,0 +1,587 @@
+//! The loopback world of the discovery tests: a DNS server for `.test`
+//! names that records every query, an HTTPS and a plain-HTTP server that
+//! answer per test and record every request, a fake IMAP server, and a test
+//! CA.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+use hickory_resolver::proto::rr::rdata::{A, MX, SRV};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use mailferry_discovery::{DiscoveryConfig, Ports};
+use mailferry_testkit::TestCa;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_rustls::TlsAcceptor;
+
+pub const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+// ---------------------------------------------------------------- DNS
+
+/// An authoritative DNS server for a few names, on UDP and TCP.
+pub struct Dns {
+    pub addr: SocketAddr,
+    zone: Arc<Mutex<HashMap<(String, RecordType), Vec<RData>>>>,
+    queries: Arc<Mutex<Vec<String>>>,
+}
+
+fn fqdn(name: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    if n.ends_with('.') {
+        n
+    } else {
+        format!("{n}.")
+    }
+}
+
+impl Dns {
+    pub async fn start() -> Dns {
+        let udp = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(addr).await.unwrap();
+        let zone: Arc<Mutex<HashMap<(String, RecordType), Vec<RData>>>> = Arc::default();
+        let queries: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (z, q) = (zone.clone(), queries.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, peer)) = udp.recv_from(&mut buf).await else { return };
+                if let Some(reply) = answer(&buf[..n], &z, &q) {
+                    let _ = udp.send_to(&reply, peer).await;
+                }
+            }
+        });
+        let (z, q) = (zone.clone(), queries.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = tcp.accept().await else { return };
+                let (z, q) = (z.clone(), q.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let Ok(len) = s.read_u16().await else { return };
+                        let mut msg = vec![0u8; usize::from(len)];
+                        if s.read_exact(&mut msg).await.is_err() {
+                            return;
+                        }
+                        let Some(reply) = answer(&msg, &z, &q) else { return };
+                        let mut out = (reply.len() as u16).to_be_bytes().to_vec();
+                        out.extend(reply);
+                        if s.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Dns {
+            addr,
+            zone,
+            queries,
+        }
+    }
+
+    fn add(&self, name: &str, rtype: RecordType, rdata: RData) {
+        self.zone
+            .lock()
+            .unwrap()
+            .entry((fqdn(name), rtype))
+            .or_default()
+            .push(rdata);
+    }
+
+    /// `name` A 127.0.0.1.
+    pub fn a(&self, name: &str) {
+        self.a_ip(name, LOCALHOST);
+    }
+
+    pub fn a_ip(&self, name: &str, ip: Ipv4Addr) {
+        self.add(name, RecordType::A, RData::A(A(ip)));
+    }
+
+    pub fn srv(&self, name: &str, priority: u16, weight: u16, port: u16, target: &str) {
+        let target = Name::from_ascii(fqdn(target)).unwrap();
+        self.add(name, RecordType::SRV, RData::SRV(SRV::new(priority, weight, port, target)));
+    }
+
+    pub fn mx(&self, name: &str, preference: u16, exchange: &str) {
+        let exchange = Name::from_ascii(fqdn(exchange)).unwrap();
+        self.add(name, RecordType::MX, RData::MX(MX::new(preference, exchange)));
+    }
+
+    /// Every query so far, as `name TYPE` (name fully qualified, lower case).
+    pub fn queries(&self) -> Vec<String> {
+        self.queries.lock().unwrap().clone()
+    }
+}
+
+fn answer(
+    bytes: &[u8],
+    zone: &Mutex<HashMap<(String, RecordType), Vec<RData>>>,
+    queries: &Mutex<Vec<String>>,
+) -> Option<Vec<u8>> {
+    let request = Message::from_vec(bytes).ok()?;
+    let mut reply = Message::new();
+    reply
+        .set_id(request.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(request.op_code())
+        .set_recursion_desired(request.recursion_desired())
+        .set_recursion_available(true)
+        .set_authoritative(true);
+    let zone = zone.lock().unwrap();
+    let mut code = ResponseCode::NoError;
+    for query in request.queries() {
+        reply.add_query(query.clone());
+        let name = query.name().to_ascii().to_ascii_lowercase();
+        queries
+            .lock()
+            .unwrap()
+            .push(format!("{name} {}", query.query_type()));
+        let exists = zone.keys().any(|(n, _)| *n == name);
+        if !exists {
+            code = ResponseCode::NXDomain;
+            continue;
+        }
+        if let Some(rdatas) = zone.get(&(name.clone(), query.query_type())) {
+            for rdata in rdatas {
+                reply.add_answer(Record::from_rdata(query.name().clone(), 60, rdata.clone()));
+            }
+        }
+    }
+    reply.set_response_code(code);
+    reply.to_vec().ok()
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// The test CA and a server certificate for every test host.
+pub struct Pki {
+    pub ca: TestCa,
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+pub const CERT_NAMES: [&str; 6] = [
+    "example.test",
+    "*.example.test",
+    "other.test",
+    "*.other.test",
+    "provider.test",
+    "*.provider.test",
+];
+
+impl Pki {
+    pub fn new() -> Pki {
+        let ca = TestCa::new("discovery test CA");
+        let (cert_pem, key_pem) = ca.leaf(&CERT_NAMES);
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        Pki {
+            ca,
+            server: Arc::new(server),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub tls: bool,
+    pub method: String,
+    /// Host header without the port.
+    pub host: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+/// What to answer.
+pub enum Reply {
+    Xml(String),
+    Status(u16),
+    Redirect(u16, String),
+    Raw { status: u16, content_type: Option<String>, body: Vec<u8> },
+    /// XML after a delay.
+    Slow(Duration, String),
+    /// Never answer (a black hole).
+    Hang,
+}
+
+pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
+
+/// An HTTP server (TLS or plain) that answers with the test's handler.
+pub struct Web {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Web {
+    pub async fn start(tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Web {
+        let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (handler, log, tls) = (handler.clone(), log.clone(), tls.clone());
+                tokio::spawn(async move {
+                    match tls {
+                        Some(config) => {
+                            let Ok(stream) = TlsAcceptor::from(config).accept(tcp).await else {
+                                return;
+                            };
+                            serve(stream, true, handler, log).await;
+                        }
+                        None => serve(tcp, false, handler, log).await,
+                    }
+                });
+            }
+        });
+        Web { port, seen }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve<S>(stream: S, tls: bool, handler: Handler, log: Arc<Mutex<Vec<Seen>>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (handler, log) = (handler.clone(), log.clone());
+        async move {
+            let host = req
+                .headers()
+                .get(hyper::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let method = req.method().to_string();
+            let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+            let authorization = req
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned);
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let seen = Seen {
+                tls,
+                method,
+                host,
+                path,
+                authorization,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            log.lock().unwrap().push(seen.clone());
+            let reply = handler(&seen);
+            let mut builder = hyper::Response::builder();
+            let body = match reply {
+                Reply::Xml(text) => {
+                    builder = builder.header("Content-Type", "text/xml; charset=utf-8");
+                    text.into_bytes()
+                }
+                Reply::Status(code) => {
+                    builder = builder.status(code);
+                    Vec::new()
+                }
+                Reply::Redirect(code, location) => {
+                    builder = builder.status(code).header("Location", location);
+                    Vec::new()
+                }
+                Reply::Raw { status, content_type, body } => {
+                    builder = builder.status(status);
+                    if let Some(ct) = content_type {
+                        builder = builder.header("Content-Type", ct);
+                    }
+                    body
+                }
+                Reply::Slow(delay, text) => {
+                    tokio::time::sleep(delay).await;
+                    builder = builder.header("Content-Type", "text/xml; charset=utf-8");
+                    text.into_bytes()
+                }
+                Reply::Hang => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Vec::new()
+                }
+            };
+            Ok::<_, std::convert::Infallible>(builder.body(Full::new(Bytes::from(body))).unwrap())
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+// ---------------------------------------------------------------- IMAP
+
+/// How the fake IMAP server behaves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImapMode {
+    /// Implicit TLS from the first byte.
+    Tls,
+    /// Plain, advertising STARTTLS and upgrading properly.
+    Starttls,
+    /// Plain, not advertising STARTTLS.
+    NoStarttls,
+    /// Plain, advertising STARTTLS, answering OK, then not speaking TLS.
+    BrokenStarttls,
+}
+
+/// A fake IMAP server: greeting, CAPABILITY, STARTTLS, LOGOUT.
+pub struct FakeImap {
+    pub port: u16,
+    connections: Arc<Mutex<usize>>,
+}
+
+impl FakeImap {
+    pub async fn start(mode: ImapMode, tls: Arc<rustls::ServerConfig>) -> FakeImap {
+        let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections: Arc<Mutex<usize>> = Arc::default();
+        let count = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                *count.lock().unwrap() += 1;
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let acceptor = TlsAcceptor::from(tls);
+                    match mode {
+                        ImapMode::Tls => {
+                            if let Ok(s) = acceptor.accept(tcp).await {
+                                imap_session(s, false, None).await;
+                            }
+                        }
+                        ImapMode::NoStarttls => {
+                            imap_session(tcp, false, None).await;
+                        }
+                        ImapMode::Starttls | ImapMode::BrokenStarttls => {
+                            let broken = mode == ImapMode::BrokenStarttls;
+                            if let Some(tcp) = imap_session(tcp, true, Some(broken)).await {
+                                if broken {
+                                    let mut tcp = tcp;
+                                    let _ = tcp.write_all(b"* OK this is not TLS\r\n").await;
+                                    return;
+                                }
+                                if let Ok(s) = acceptor.accept(tcp).await {
+                                    imap_session(s, false, None).await;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        FakeImap { port, connections }
+    }
+
+    pub fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+/// Serves until LOGOUT or STARTTLS; after STARTTLS returns the stream.
+async fn imap_session<S>(stream: S, offer_starttls: bool, starttls: Option<bool>) -> Option<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut io = BufReader::new(stream);
+    io.get_mut().write_all(b"* OK fake IMAP ready\r\n").await.ok()?;
+    loop {
+        let mut line = String::new();
+        if io.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let mut parts = line.trim_end().splitn(2, ' ');
+        let tag = parts.next()?.to_owned();
+        let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+        let reply = match cmd.as_str() {
+            "CAPABILITY" => {
+                let extra = if offer_starttls { " STARTTLS" } else { "" };
+                format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN{extra}\r\n{tag} OK done\r\n")
+            }
+            "STARTTLS" if starttls.is_some() => {
+                io.get_mut()
+                    .write_all(format!("{tag} OK begin TLS\r\n").as_bytes())
+                    .await
+                    .ok()?;
+                return Some(io.into_inner());
+            }
+            "LOGOUT" => {
+                let _ = io
+                    .get_mut()
+                    .write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes())
+                    .await;
+                return None;
+            }
+            _ => format!("{tag} BAD unknown\r\n"),
+        };
+        io.get_mut().write_all(reply.as_bytes()).await.ok()?;
+    }
+}
+
+// ---------------------------------------------------------------- config
+
+/// A port with nothing listening.
+pub async fn closed_port() -> u16 {
+    let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The configuration pointing at the test world.
+pub fn config(dns: &Dns, pki: &Pki, ports: Ports) -> DiscoveryConfig {
+    DiscoveryConfig {
+        resolver: Some(dns.addr),
+        extra_ca_pem: Some(pki.ca.cert_pem.clone().into_bytes()),
+        allow_private_networks: true,
+        budget: Duration::from_secs(15),
+        step_timeout: Duration::from_secs(5),
+        stagger: Duration::from_millis(20),
+        ports,
+        srv_seed: Some(1),
+        ..DiscoveryConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------- documents
+
+pub fn pox_settings(server: &str, port: u16, login: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <User><DisplayName>Alice</DisplayName></User>
+    <Account>
+      <AccountType>email</AccountType>
+      <Action>settings</Action>
+      <Protocol><Type>IMAP</Type><Server>{server}</Server><Port>{port}</Port><SSL>on</SSL><LoginName>{login}</LoginName></Protocol>
+      <Protocol><Type>SMTP</Type><Server>smtp.example.test</Server><Port>587</Port></Protocol>
+    </Account>
+  </Response>
+</Autodiscover>"#
+    )
+}
+
+pub fn pox_action(action: &str, element: &str, value: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account><Action>{action}</Action><{element}>{value}</{element}></Account>
+  </Response>
+</Autodiscover>"#
+    )
+}
+
+pub fn pox_error(code: u32, message: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response><Error Time="12:00:00" Id="1"><ErrorCode>{code}</ErrorCode><Message>{message}</Message><DebugData/></Error></Response>
+</Autodiscover>"#
+    )
+}
+
+pub fn autoconfig(host: &str, port: u16, socket_type: &str, username: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.test">
+    <domain>example.test</domain>
+    <displayName>Example</displayName>
+    <incomingServer type="imap">
+      <hostname>{host}</hostname><port>{port}</port><socketType>{socket_type}</socketType>
+      <authentication>password-cleartext</authentication><username>{username}</username>
+    </incomingServer>
+    <outgoingServer type="smtp"><hostname>smtp.example.test</hostname><port>465</port><socketType>SSL</socketType></outgoingServer>
+  </emailProvider>
+</clientConfig>"#
+    )
+}
+
+// ---------------------------------------------------------------- world
+
+pub fn not_found() -> Handler {
+    Arc::new(|_| Reply::Status(404))
+}
+
+/// Everything a test needs; DNS records are added by the test.
+pub struct World {
+    pub dns: Dns,
+    pub pki: Pki,
+    pub https: Web,
+    pub http: Web,
+    pub imaps: Option<FakeImap>,
+    pub imap: Option<FakeImap>,
+    pub config: DiscoveryConfig,
+}
+
+pub async fn world(
+    https: Handler,
+    http: Handler,
+    imaps: Option<ImapMode>,
+    imap: Option<ImapMode>,
+) -> World {
+    let dns = Dns::start().await;
+    let pki = Pki::new();
+    let https = Web::start(Some(pki.server.clone()), https).await;
+    let http = Web::start(None, http).await;
+    let imaps = match imaps {
+        Some(mode) => Some(FakeImap::start(mode, pki.server.clone()).await),
+        None => None,
+    };
+    let imap = match imap {
+        Some(mode) => Some(FakeImap::start(mode, pki.server.clone()).await),
+        None => None,
+    };
+    let ports = Ports {
+        https: https.port,
+        http: http.port,
+        imaps: match &imaps {
+            Some(s) => s.port,
+            None => closed_port().await,
+        },
+        imap: match &imap {
+            Some(s) => s.port,
+            None => closed_port().await,
+        },
+    };
+    let config = config(&dns, &pki, ports);
+    World {
+        dns,
+        pki,
+        https,
+        http,
+        imaps,
+        imap,
+        config,
+    }
+}
