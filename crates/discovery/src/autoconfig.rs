@@ -30,7 +30,10 @@ const SUPPORTED_AUTH: [&str; 1] = ["password-cleartext"];
 /// The first usable IMAP server of the document, or why there is none.
 pub(crate) fn parse(doc: &Element, address: &EmailAddress) -> Result<Server, String> {
     if doc.name != "clientConfig" {
-        return Err(format!("the root element is <{}>, not <clientConfig>", doc.name));
+        return Err(format!(
+            "the root element is <{}>, not <clientConfig>",
+            doc.name
+        ));
     }
     let provider = doc
         .child("emailProvider")
@@ -215,11 +218,14 @@ async fn fetch(
 /// provider database). Results are unconfirmed.
 async fn mx_lane(ctx: &Ctx, id: usize, address: &EmailAddress) -> Option<Hit> {
     let domain = ctx.scope.domain().to_owned();
-    let step = ctx.trace.open(id, Method::Autoconfig, format!("MX of {domain}"));
+    let step = ctx
+        .trace
+        .open(id, Method::Autoconfig, format!("MX of {domain}"));
     let records = match ctx.net.mx(&domain).await {
         Ok(r) => r,
         Err(DnsFailure::NoRecords) => {
-            ctx.trace.close(step, Outcome::Failed("no MX record".to_owned()));
+            ctx.trace
+                .close(step, Outcome::Failed("no MX record".to_owned()));
             return None;
         }
         Err(e) => {
@@ -228,21 +234,30 @@ async fn mx_lane(ctx: &Ctx, id: usize, address: &EmailAddress) -> Option<Hit> {
         }
     };
     let Some((_, host)) = records.iter().min_by_key(|(pref, _)| *pref) else {
-        ctx.trace.close(step, Outcome::Failed("no MX record".to_owned()));
+        ctx.trace
+            .close(step, Outcome::Failed("no MX record".to_owned()));
         return None;
     };
     if host.is_empty() {
-        ctx.trace.close(step, Outcome::Failed("a null MX: the domain accepts no mail".to_owned()));
+        ctx.trace.close(
+            step,
+            Outcome::Failed("a null MX: the domain accepts no mail".to_owned()),
+        );
         return None;
     }
     let Some(mx_domain) = registrable(host) else {
-        ctx.trace.close(step, Outcome::Failed(format!("the MX host {host} has no registrable domain")));
+        ctx.trace.close(
+            step,
+            Outcome::Failed(format!("the MX host {host} has no registrable domain")),
+        );
         return None;
     };
     if ctx.scope.in_domain(host) {
         ctx.trace.close(
             step,
-            Outcome::Failed(format!("the MX host {host} is inside the domain; nothing more to ask")),
+            Outcome::Failed(format!(
+                "the MX host {host} is inside the domain; nothing more to ask"
+            )),
         );
         return None;
     }
@@ -258,7 +273,9 @@ async fn mx_lane(ctx: &Ctx, id: usize, address: &EmailAddress) -> Option<Hit> {
     }
     ctx.trace.close(
         step,
-        Outcome::Redirected(format!("the MX host {host}, so the domain {mx_domain} is asked")),
+        Outcome::Redirected(format!(
+            "the MX host {host}, so the domain {mx_domain} is asked"
+        )),
     );
     for url in urls {
         let via = format!("the MX-based lookup ({host})");
@@ -309,12 +326,16 @@ mod tests {
 
     #[test]
     fn explains_why_nothing_is_usable() {
-        let d = doc(r#"<incomingServer type="imap"><hostname>x.example.test</hostname><socketType>plain</socketType></incomingServer>"#);
+        let d = doc(
+            r#"<incomingServer type="imap"><hostname>x.example.test</hostname><socketType>plain</socketType></incomingServer>"#,
+        );
         let e = parse(&d, &addr()).unwrap_err();
         assert!(e.contains("without TLS"), "{e}");
         let d = doc(r#"<incomingServer type="pop3"><hostname>x</hostname></incomingServer>"#);
         assert!(parse(&d, &addr()).unwrap_err().contains("no IMAP server"));
-        let d = doc(r#"<incomingServer type="imap"><hostname>x</hostname><port>99999</port><socketType>SSL</socketType></incomingServer>"#);
+        let d = doc(
+            r#"<incomingServer type="imap"><hostname>x</hostname><port>99999</port><socketType>SSL</socketType></incomingServer>"#,
+        );
         assert!(parse(&d, &addr()).unwrap_err().contains("invalid port"));
         let other = xml::parse(b"<html/>").unwrap();
         assert!(parse(&other, &addr()).unwrap_err().contains("clientConfig"));
@@ -322,8 +343,13 @@ mod tests {
 
     #[test]
     fn default_port_and_unusable_username() {
-        let d = doc(r#"<incomingServer type="imap"><hostname>imap.example.test</hostname><socketType>SSL</socketType><username>fixed</username></incomingServer>"#);
+        let d = doc(
+            r#"<incomingServer type="imap"><hostname>imap.example.test</hostname><socketType>SSL</socketType><username>fixed</username></incomingServer>"#,
+        );
         let s = parse(&d, &addr()).unwrap();
-        assert_eq!((s.port, s.security, s.login_format), (993, Security::Tls, None));
+        assert_eq!(
+            (s.port, s.security, s.login_format),
+            (993, Security::Tls, None)
+        );
     }
 }

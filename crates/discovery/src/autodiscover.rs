@@ -40,7 +40,10 @@ pub(crate) enum Answer {
     NoImap(Vec<String>),
     RedirectUrl(String),
     RedirectAddr(String),
-    Error { code: Option<u32>, message: String },
+    Error {
+        code: Option<u32>,
+        message: String,
+    },
 }
 
 /// An `Account/Protocol` of type IMAP.
@@ -55,7 +58,10 @@ pub(crate) struct Protocol {
 
 pub(crate) fn parse_answer(doc: &Element) -> Result<Answer, String> {
     if doc.name != "Autodiscover" {
-        return Err(format!("the root element is <{}>, not <Autodiscover>", doc.name));
+        return Err(format!(
+            "the root element is <{}>, not <Autodiscover>",
+            doc.name
+        ));
     }
     let error_of = |e: &Element| Answer::Error {
         code: e.child_text("ErrorCode").and_then(|c| c.parse().ok()),
@@ -64,7 +70,9 @@ pub(crate) fn parse_answer(doc: &Element) -> Result<Answer, String> {
     if let Some(e) = doc.child("Error") {
         return Ok(error_of(e));
     }
-    let response = doc.child("Response").ok_or("the document has no <Response>")?;
+    let response = doc
+        .child("Response")
+        .ok_or("the document has no <Response>")?;
     if let Some(e) = response.child("Error") {
         return Ok(error_of(e));
     }
@@ -83,9 +91,10 @@ pub(crate) fn parse_answer(doc: &Element) -> Result<Answer, String> {
             .ok_or_else(|| "Action redirectAddr without a <RedirectAddr>".to_owned()),
         "settings" => {
             let protocols: Vec<&Element> = account.children_named("Protocol").collect();
-            let imap = protocols
-                .iter()
-                .find(|p| p.child_text("Type").is_some_and(|t| t.eq_ignore_ascii_case("IMAP")));
+            let imap = protocols.iter().find(|p| {
+                p.child_text("Type")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("IMAP"))
+            });
             Ok(match imap {
                 Some(p) => Answer::Imap(Protocol {
                     server: p.child_text("Server").map(str::to_owned),
@@ -110,7 +119,10 @@ pub(crate) fn parse_answer(doc: &Element) -> Result<Answer, String> {
 /// `SSL`; no encryption is plaintext (refused by the caller); port 143
 /// means STARTTLS, any other implicit TLS.
 pub(crate) fn imap_settings(p: &Protocol) -> Result<(String, u16, Security), String> {
-    let host = p.server.clone().ok_or("the IMAP protocol has no <Server>")?;
+    let host = p
+        .server
+        .clone()
+        .ok_or("the IMAP protocol has no <Server>")?;
     let port = match &p.port {
         Some(s) => s
             .parse::<u16>()
@@ -122,7 +134,10 @@ pub(crate) fn imap_settings(p: &Protocol) -> Result<(String, u16, Security), Str
     let encrypted = match p.encryption.as_deref() {
         Some(e) if e.eq_ignore_ascii_case("none") => false,
         Some(_) => true,
-        None => !p.ssl.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("off")),
+        None => !p
+            .ssl
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("off")),
     };
     let security = match (encrypted, port) {
         (false, _) => Security::None,
@@ -172,8 +187,18 @@ enum Start {
 fn starts(domain: &str, https: u16, http: u16) -> Vec<Start> {
     vec![
         Start::Post(Url::new(Scheme::Https, domain, https, PATH)),
-        Start::Post(Url::new(Scheme::Https, &format!("autodiscover.{domain}"), https, PATH)),
-        Start::HttpProbe(Url::new(Scheme::Http, &format!("autodiscover.{domain}"), http, PATH)),
+        Start::Post(Url::new(
+            Scheme::Https,
+            &format!("autodiscover.{domain}"),
+            https,
+            PATH,
+        )),
+        Start::HttpProbe(Url::new(
+            Scheme::Http,
+            &format!("autodiscover.{domain}"),
+            http,
+            PATH,
+        )),
         Start::Srv(format!("_autodiscover._tcp.{domain}")),
     ]
 }
@@ -207,7 +232,12 @@ pub(crate) fn lanes(ctx: &Arc<Ctx>, address: &EmailAddress, next_id: &mut usize)
         .collect()
 }
 
-fn run_start(ctx: Arc<Ctx>, id: usize, start: Start, address: EmailAddress) -> BoxFuture<Option<Hit>> {
+fn run_start(
+    ctx: Arc<Ctx>,
+    id: usize,
+    start: Start,
+    address: EmailAddress,
+) -> BoxFuture<Option<Hit>> {
     Box::pin(async move {
         let url = match start {
             Start::Post(url) => url,
@@ -220,7 +250,11 @@ fn run_start(ctx: Arc<Ctx>, id: usize, start: Start, address: EmailAddress) -> B
 
 /// GET over plain http, no credentials: only a 302 to an https URL counts.
 async fn http_probe(ctx: &Ctx, id: usize, url: &Url) -> Option<Url> {
-    let step = ctx.trace.open(id, Method::Autodiscover, format!("{url} (GET, no credentials)"));
+    let step = ctx.trace.open(
+        id,
+        Method::Autodiscover,
+        format!("{url} (GET, no credentials)"),
+    );
     let response = match ctx.http.get(url).await {
         Ok(r) => r,
         Err(e) => {
@@ -323,12 +357,22 @@ async fn restart(
 ) -> Option<Hit> {
     let domain = address.domain().to_owned();
     if let Err(why) = Scope::new(&domain, &[]) {
-        ctx.trace
-            .note(id, Method::Autodiscover, address.as_str(), Outcome::Refused(why));
+        ctx.trace.note(
+            id,
+            Method::Autodiscover,
+            address.as_str(),
+            Outcome::Refused(why),
+        );
         return None;
     }
     let ports = ctx.config.ports;
-    for start in starts(&domain, ports.https, ports.http) {
+    let mut candidates = starts(&domain, ports.https, ports.http);
+    if !ctx.scope.in_domain(&domain) {
+        // Outside the domain only the https POSTs remain, and each needs
+        // its host trusted: no unauthenticated probing of a foreign domain.
+        candidates.retain(|s| matches!(s, Start::Post(_)));
+    }
+    for start in candidates {
         let url = match start {
             Start::Post(url) => Some(url),
             Start::HttpProbe(url) => http_probe(&ctx, id, &url).await,
@@ -358,16 +402,24 @@ async fn post_once(
 ) -> Next {
     use Next::Done;
     if let Err(why) = ctx.check_host(&url.host, needs_trust) {
-        return Done(Err(Outcome::Refused(format!("credentials are not sent there: {why}"))));
+        return Done(Err(Outcome::Refused(format!(
+            "credentials are not sent there: {why}"
+        ))));
     }
     let Some((login, password)) = &ctx.credentials else {
-        return Done(Err(Outcome::NotTried("no credentials were given".to_owned())));
+        return Done(Err(Outcome::NotTried(
+            "no credentials were given".to_owned(),
+        )));
     };
     let auth = Basic {
         login,
         password: password.expose(),
     };
-    let response = match ctx.http.post_xml_https(url, request_body(address), Some(auth)).await {
+    let response = match ctx
+        .http
+        .post_xml_https(url, request_body(address), Some(auth))
+        .await
+    {
         Ok(r) => r,
         Err(e) => return Done(Err(to_outcome(e))),
     };
@@ -405,7 +457,11 @@ async fn post_once(
         }
         Ok(Answer::NoImap(types)) => Done(Err(Outcome::Failed(format!(
             "the settings have no IMAP protocol (only {})",
-            if types.is_empty() { "none".to_owned() } else { types.join(", ") }
+            if types.is_empty() {
+                "none".to_owned()
+            } else {
+                types.join(", ")
+            }
         )))),
         Ok(Answer::RedirectUrl(u)) => redirect_to_url(ctx, &u),
         Ok(Answer::RedirectAddr(a)) => {
@@ -521,7 +577,10 @@ mod tests {
         assert_eq!(sec(p(Some("10993"), Some("on"), None)), Security::Tls);
         assert_eq!(sec(p(Some("143"), Some("off"), None)), Security::None);
         assert_eq!(sec(p(Some("993"), Some("off"), Some("SSL"))), Security::Tls);
-        assert_eq!(sec(p(Some("993"), Some("on"), Some("None"))), Security::None);
+        assert_eq!(
+            sec(p(Some("993"), Some("on"), Some("None"))),
+            Security::None
+        );
         assert_eq!(imap_settings(&p(None, None, None)).unwrap().1, 993);
         assert!(imap_settings(&p(Some("x"), None, None)).is_err());
     }
@@ -550,9 +609,18 @@ mod tests {
     #[test]
     fn login_names_become_templates_only_when_they_generalize() {
         let a = addr();
-        assert_eq!(login_template("ALICE@example.test", &a).as_deref(), Some("%EMAILADDRESS%"));
-        assert_eq!(login_template("alice", &a).as_deref(), Some("%EMAILLOCALPART%"));
-        assert_eq!(login_template("EXAMPLE\\alice", &a).as_deref(), Some("EXAMPLE\\%EMAILLOCALPART%"));
+        assert_eq!(
+            login_template("ALICE@example.test", &a).as_deref(),
+            Some("%EMAILADDRESS%")
+        );
+        assert_eq!(
+            login_template("alice", &a).as_deref(),
+            Some("%EMAILLOCALPART%")
+        );
+        assert_eq!(
+            login_template("EXAMPLE\\alice", &a).as_deref(),
+            Some("EXAMPLE\\%EMAILLOCALPART%")
+        );
         assert_eq!(login_template("admin", &a), None);
     }
 }

@@ -62,9 +62,14 @@ impl Url {
             .authority()
             .ok_or_else(|| format!("{s:?} has no host"))?;
         if authority.as_str().contains('@') {
-            return Err(format!("{s:?} carries user information, which is never followed"));
+            return Err(format!(
+                "{s:?} carries user information, which is never followed"
+            ));
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(format!("{s:?} has no host"));
         }
@@ -127,7 +132,12 @@ impl Response {
             return Err(format!("the server answered HTTP {}", self.status));
         }
         let ct = self.content_type.as_deref().unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime == "text/xml" || mime == "application/xml" || mime.ends_with("+xml") {
             Ok(&self.body)
         } else if ct.is_empty() {
@@ -137,6 +147,15 @@ impl Response {
                 "the response's content type {ct:?} is not XML (an XML document is required)"
             ))
         }
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -154,7 +173,12 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(net: Arc<Net>, tls: Arc<ClientConfig>, timeout: Duration, max_body: usize) -> Self {
+    pub(crate) fn new(
+        net: Arc<Net>,
+        tls: Arc<ClientConfig>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Self {
         Http {
             net,
             tls,
@@ -219,7 +243,11 @@ impl Http {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| {
-                        StepError::failed(format!("TLS with {} failed: {}", url.host, tls_reason(&e)))
+                        StepError::failed(format!(
+                            "TLS with {} failed: {}",
+                            url.host,
+                            tls_reason(&e)
+                        ))
                     })?;
                 self.send(tls, request).await.map_err(StepError::Failed)
             }
@@ -233,11 +261,12 @@ impl Http {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("the HTTP connection failed: {e}"))?;
-        let driver = tokio::spawn(async move {
+        // Aborted when this function returns or is cancelled (a timeout),
+        // so a silent server cannot keep a task and a socket alive.
+        let _driver = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
-        });
+        }));
         let result = self.send_on(&mut sender, request).await;
-        driver.abort();
         result
     }
 
@@ -325,7 +354,10 @@ fn build_request(
 
 /// The handshake failure in words (the rustls error when there is one).
 pub(crate) fn tls_reason(e: &std::io::Error) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(rustls::Error::InvalidCertificate(cert)) => {
             format!("the certificate is not acceptable ({cert:?})")
         }
@@ -339,7 +371,11 @@ pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -375,17 +411,26 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
     }
 
     #[test]
     fn urls_parse_and_print() {
-        let u = Url::parse("https://Autodiscover.Example.TEST:8443/autodiscover/autodiscover.xml?x=1#frag").unwrap();
+        let u = Url::parse(
+            "https://Autodiscover.Example.TEST:8443/autodiscover/autodiscover.xml?x=1#frag",
+        )
+        .unwrap();
         assert_eq!(u.scheme, Scheme::Https);
         assert_eq!(u.host, "autodiscover.example.test");
         assert_eq!(u.port, 8443);
         assert_eq!(u.target, "/autodiscover/autodiscover.xml?x=1");
-        assert_eq!(u.to_string(), "https://autodiscover.example.test:8443/autodiscover/autodiscover.xml?x=1");
+        assert_eq!(
+            u.to_string(),
+            "https://autodiscover.example.test:8443/autodiscover/autodiscover.xml?x=1"
+        );
         let u = Url::parse("http://example.test").unwrap();
         assert_eq!((u.port, u.target.as_str()), (80, "/"));
         assert_eq!(u.to_string(), "http://example.test/");

@@ -94,12 +94,20 @@ pub async fn discover(
     }
     let tls = net::tls_config(config.extra_ca_pem.as_deref()).map_err(DiscoveryError::Config)?;
     let net = Arc::new(
-        Net::new(config.resolver, config.allow_private_networks, config.step_timeout)
-            .map_err(DiscoveryError::Config)?,
+        Net::new(
+            config.resolver,
+            config.allow_private_networks,
+            config.step_timeout,
+        )
+        .map_err(DiscoveryError::Config)?,
     );
-    let http = Http::new(net.clone(), tls.clone(), config.step_timeout, config.max_body);
-    let credentials =
-        credentials.map(|c| (c.login.to_owned(), Secret::new(c.password.to_owned())));
+    let http = Http::new(
+        net.clone(),
+        tls.clone(),
+        config.step_timeout,
+        config.max_body,
+    );
+    let credentials = credentials.map(|c| (c.login.to_owned(), Secret::new(c.password.to_owned())));
     let has_credentials = credentials.is_some();
     let ctx = Arc::new(Ctx::new(
         net,

@@ -169,8 +169,7 @@ impl Net {
         let all: Vec<IpAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
             Err(_) => {
-                let name =
-                    fqdn(&host).map_err(|e| StepError::Failed(format!("{host}: {e}")))?;
+                let name = fqdn(&host).map_err(|e| StepError::Failed(format!("{host}: {e}")))?;
                 match self.bounded(self.resolver.lookup_ip(name)).await {
                     Ok(lookup) => lookup.iter().collect(),
                     Err(e) => {

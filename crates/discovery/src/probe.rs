@@ -43,7 +43,11 @@ pub(crate) fn lanes(ctx: &Arc<Ctx>, next_id: &mut usize) -> Vec<Lane> {
                     what,
                     Outcome::NotTried(format!(
                         "an SRV record with target \".\" says the domain offers no {} service",
-                        if security == Security::Tls { "IMAPS" } else { "IMAP" }
+                        if security == Security::Tls {
+                            "IMAPS"
+                        } else {
+                            "IMAP"
+                        }
                     )),
                 );
                 continue;
@@ -82,7 +86,8 @@ async fn probe_and_accept(
     security: Security,
 ) -> Result<crate::outcome::Found, Outcome> {
     let mut needs_trust = Vec::new();
-    ctx.check_host(host, &mut needs_trust).map_err(Outcome::Refused)?;
+    ctx.check_host(host, &mut needs_trust)
+        .map_err(Outcome::Refused)?;
     match tokio::time::timeout(ctx.config.step_timeout, probe(ctx, host, port, security)).await {
         Err(_) => {
             return Err(Outcome::Failed(format!(
@@ -111,11 +116,15 @@ async fn probe(ctx: &Ctx, host: &str, port: u16, security: Security) -> Result<(
     let connector = TlsConnector::from(ctx.tls.clone());
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| StepError::failed(format!("{host:?} is not a valid TLS server name")))?;
-    let handshake_failed =
-        |e: std::io::Error| StepError::failed(format!("TLS with {host} failed: {}", tls_reason(&e)));
+    let handshake_failed = |e: std::io::Error| {
+        StepError::failed(format!("TLS with {host} failed: {}", tls_reason(&e)))
+    };
     match security {
         Security::Tls => {
-            let tls = connector.connect(name, tcp).await.map_err(handshake_failed)?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(handshake_failed)?;
             let mut imap = Imap::new(tls);
             imap.greeting().await?;
             imap.check_imap4().await?;
@@ -233,7 +242,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Imap<S> {
             }
             untagged.push(line);
         }
-        Err(StepError::failed(format!("no answer to {cmd} within {MAX_LINES} lines")))
+        Err(StepError::failed(format!(
+            "no answer to {cmd} within {MAX_LINES} lines"
+        )))
     }
 
     async fn command(&mut self, cmd: &str) -> Result<(String, String), StepError> {
@@ -252,9 +263,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Imap<S> {
             .iter()
             .find_map(|l| {
                 let upper = l.to_ascii_uppercase();
-                upper
-                    .strip_prefix("* CAPABILITY ")
-                    .map(|_| l["* CAPABILITY ".len()..].split_whitespace().map(str::to_owned).collect())
+                upper.strip_prefix("* CAPABILITY ").map(|_| {
+                    l["* CAPABILITY ".len()..]
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect()
+                })
             })
             .ok_or_else(|| StepError::failed("the server sent no CAPABILITY list"))
     }
@@ -264,7 +278,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Imap<S> {
         if has(&caps, "IMAP4rev1") || has(&caps, "IMAP4rev2") {
             Ok(())
         } else {
-            Err(StepError::failed("the server does not speak IMAP4rev1 or IMAP4rev2"))
+            Err(StepError::failed(
+                "the server does not speak IMAP4rev1 or IMAP4rev2",
+            ))
         }
     }
 

@@ -97,7 +97,9 @@ impl Ctx {
     /// Marks a URL or address as the start of a chain (a later redirect to
     /// it is a loop).
     pub(crate) fn visit(&self, key: &str) {
-        lock(&self.redirects).visited.insert(key.to_ascii_lowercase());
+        lock(&self.redirects)
+            .visited
+            .insert(key.to_ascii_lowercase());
     }
 
     /// Counts a redirect to `key`; refuses a loop or the 11th redirect.
@@ -130,7 +132,11 @@ impl Ctx {
 
     /// Adds `host` to `needs_trust` when it is outside the domain but
     /// trusted; refuses it when it is outside and not trusted.
-    pub(crate) fn check_host(&self, host: &str, needs_trust: &mut Vec<String>) -> Result<(), String> {
+    pub(crate) fn check_host(
+        &self,
+        host: &str,
+        needs_trust: &mut Vec<String>,
+    ) -> Result<(), String> {
         match self.scope.check(host)? {
             HostVerdict::InDomain => Ok(()),
             HostVerdict::Trusted(h) => {
@@ -159,8 +165,6 @@ impl Ctx {
                 "{host}:{port} is offered without TLS; discovery never chooses plaintext"
             )));
         }
-        self.check_host(&host, &mut needs_trust)
-            .map_err(Outcome::Refused)?;
         if let Some(via) = unconfirmed {
             let h = crate::scope::normalize(&host);
             if !self.scope.is_trusted(&h) {
@@ -172,6 +176,9 @@ impl Ctx {
             if !needs_trust.contains(&h) {
                 needs_trust.push(h);
             }
+        } else {
+            self.check_host(&host, &mut needs_trust)
+                .map_err(Outcome::Refused)?;
         }
         match self.net.checked_addrs(&host).await {
             Ok(_) => {}
@@ -244,7 +251,13 @@ impl Trace {
     }
 
     /// An entry opened and closed at once.
-    pub(crate) fn note(&self, lane: usize, method: Method, what: impl Into<String>, outcome: Outcome) {
+    pub(crate) fn note(
+        &self,
+        lane: usize,
+        method: Method,
+        what: impl Into<String>,
+        outcome: Outcome,
+    ) {
         let step = self.open(lane, method, what);
         self.close(step, outcome);
     }
@@ -262,7 +275,9 @@ impl Trace {
             .map(|s| {
                 let outcome = match (s.outcome, winner) {
                     (Some(Outcome::Found), Some((lane, _))) if lane == s.lane => Outcome::Found,
-                    (Some(Outcome::Found), Some((_, by))) => Outcome::Superseded { by: by.to_owned() },
+                    (Some(Outcome::Found), Some((_, by))) => {
+                        Outcome::Superseded { by: by.to_owned() }
+                    }
                     (Some(o), _) => o,
                     (None, _) => Outcome::NotTried(stopped.to_owned()),
                 };
@@ -310,7 +325,10 @@ pub(crate) async fn race(ctx: &Arc<Ctx>, lanes: Vec<Lane>, deadline: Instant) ->
     let end = loop {
         if let Some(decided) = decide(&results) {
             let winner = decided.and_then(|i| Some((labels[i].0, results[i].clone().flatten()?)));
-            break RaceEnd { winner, budget_ran_out: false };
+            break RaceEnd {
+                winner,
+                budget_ran_out: false,
+            };
         }
         tokio::select! {
             joined = set.join_next_with_id() => match joined {
@@ -346,7 +364,8 @@ pub(crate) async fn race(ctx: &Arc<Ctx>, lanes: Vec<Lane>, deadline: Instant) ->
             } else {
                 "a better-ranked candidate answered first"
             };
-            ctx.trace.note(id, method, what, Outcome::NotTried(why.to_owned()));
+            ctx.trace
+                .note(id, method, what, Outcome::NotTried(why.to_owned()));
         }
     }
     end

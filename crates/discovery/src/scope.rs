@@ -202,9 +202,18 @@ mod tests {
 
     #[test]
     fn registrable_domains_follow_the_public_suffix_list() {
-        assert_eq!(registrable("mail.example.co.uk").as_deref(), Some("example.co.uk"));
-        assert_eq!(registrable("Autodiscover.Example.COM.").as_deref(), Some("example.com"));
-        assert_eq!(registrable("imap.example.test").as_deref(), Some("example.test"));
+        assert_eq!(
+            registrable("mail.example.co.uk").as_deref(),
+            Some("example.co.uk")
+        );
+        assert_eq!(
+            registrable("Autodiscover.Example.COM.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            registrable("imap.example.test").as_deref(),
+            Some("example.test")
+        );
         assert_eq!(registrable("co.uk"), None);
         assert_eq!(registrable("com"), None);
         assert_eq!(registrable("test"), None);
@@ -221,7 +230,10 @@ mod tests {
     #[test]
     fn hosts_outside_the_domain_need_trust() {
         let scope = Scope::new("example.test", &["Mail.Provider.TEST".to_owned()]).unwrap();
-        assert_eq!(scope.check("autodiscover.example.test"), Ok(HostVerdict::InDomain));
+        assert_eq!(
+            scope.check("autodiscover.example.test"),
+            Ok(HostVerdict::InDomain)
+        );
         assert_eq!(scope.check("example.test."), Ok(HostVerdict::InDomain));
         assert_eq!(
             scope.check("mail.provider.test"),
@@ -238,10 +250,26 @@ mod tests {
     fn private_and_special_addresses_are_refused() {
         let refused = |s: &str| refused_address(s.parse().unwrap(), false).is_some();
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.1.1",
-            "169.254.169.254", "100.64.0.1", "224.0.0.1", "0.0.0.0", "255.255.255.255",
-            "::1", "::", "fe80::1", "fd00::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "64:ff9b::a00:1", "fd00:ec2::254",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "224.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fc00::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "fd00:ec2::254",
         ] {
             assert!(refused(ip), "{ip} should be refused");
         }
@@ -253,10 +281,23 @@ mod tests {
     #[test]
     fn the_opt_in_admits_private_ranges_but_never_metadata_or_multicast() {
         let refused = |s: &str| refused_address(s.parse().unwrap(), true).is_some();
-        for ip in ["127.0.0.1", "10.1.2.3", "100.64.0.1", "fd00::1", "::1", "fe80::1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "100.64.0.1",
+            "fd00::1",
+            "::1",
+            "fe80::1",
+        ] {
             assert!(!refused(ip), "{ip} should be allowed with the opt-in");
         }
-        for ip in ["169.254.169.254", "224.0.0.1", "0.0.0.0", "ff02::1", "fd00:ec2::254"] {
+        for ip in [
+            "169.254.169.254",
+            "224.0.0.1",
+            "0.0.0.0",
+            "ff02::1",
+            "fd00:ec2::254",
+        ] {
             assert!(refused(ip), "{ip} should be refused even with the opt-in");
         }
     }

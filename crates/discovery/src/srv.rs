@@ -45,7 +45,10 @@ pub(crate) fn order(records: &[SrvRecord], mut pick: impl FnMut(u32) -> u32) -> 
     let mut out = Vec::with_capacity(sorted.len());
     let mut rest = sorted.as_slice();
     while let Some(first) = rest.first() {
-        let same = rest.iter().take_while(|r| r.priority == first.priority).count();
+        let same = rest
+            .iter()
+            .take_while(|r| r.priority == first.priority)
+            .count();
         let (group, tail) = rest.split_at(same);
         // Zero-weight records first, as the RFC asks, then the others.
         let mut pool: Vec<SrvRecord> = group.iter().filter(|r| r.weight == 0).cloned().collect();
@@ -73,9 +76,7 @@ pub(crate) fn order(records: &[SrvRecord], mut pick: impl FnMut(u32) -> u32) -> 
 pub(crate) async fn lookup(ctx: &Ctx, name: &str) -> Result<Vec<SrvRecord>, Outcome> {
     let records = match ctx.net.srv(name).await {
         Ok(r) => r,
-        Err(DnsFailure::NoRecords) => {
-            return Err(Outcome::Failed("no SRV record".to_owned()))
-        }
+        Err(DnsFailure::NoRecords) => return Err(Outcome::Failed("no SRV record".to_owned())),
         Err(e) => return Err(Outcome::Failed(e.to_string())),
     };
     if records.iter().any(|r| r.target.is_empty()) {
@@ -179,7 +180,12 @@ mod tests {
 
     #[test]
     fn lowest_priority_first() {
-        let records = [rec(20, 0, "c"), rec(10, 0, "a"), rec(30, 5, "d"), rec(10, 0, "b")];
+        let records = [
+            rec(20, 0, "c"),
+            rec(10, 0, "a"),
+            rec(30, 5, "d"),
+            rec(10, 0, "b"),
+        ];
         assert_eq!(targets(&order(&records, |_| 0)), ["a", "b", "c", "d"]);
     }
 

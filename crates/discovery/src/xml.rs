@@ -51,8 +51,8 @@ impl Element {
 /// Parses a whole document strictly.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("the document is not valid UTF-8 ({e})"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| format!("the document is not valid UTF-8 ({e})"))?;
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = true;
@@ -69,7 +69,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
         })?;
         match event {
             Event::DocType(_) => {
-                return Err("the document has a DTD (<!DOCTYPE>), which is never accepted".to_owned())
+                return Err(
+                    "the document has a DTD (<!DOCTYPE>), which is never accepted".to_owned(),
+                )
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Start(start) | Event::Empty(start) if root.is_some() => {
@@ -79,7 +81,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
             Event::Start(start) => {
                 count += 1;
                 if count > MAX_ELEMENTS {
-                    return Err(format!("the document has more than {MAX_ELEMENTS} elements"));
+                    return Err(format!(
+                        "the document has more than {MAX_ELEMENTS} elements"
+                    ));
                 }
                 if stack.len() >= MAX_DEPTH {
                     return Err(format!("the document nests deeper than {MAX_DEPTH} levels"));
@@ -89,7 +93,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
             Event::Empty(start) => {
                 count += 1;
                 if count > MAX_ELEMENTS {
-                    return Err(format!("the document has more than {MAX_ELEMENTS} elements"));
+                    return Err(format!(
+                        "the document has more than {MAX_ELEMENTS} elements"
+                    ));
                 }
                 let el = element(&start)?;
                 match stack.last_mut() {
@@ -129,7 +135,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, String> {
         }
     }
     if let Some(open) = stack.last() {
-        return Err(format!("the document ends before <{}> is closed", open.name));
+        return Err(format!(
+            "the document ends before <{}> is closed",
+            open.name
+        ));
     }
     root.ok_or_else(|| "the document is empty".to_owned())
 }
@@ -193,7 +202,8 @@ mod tests {
 
     #[test]
     fn refuses_dtds_and_entities() {
-        let e = parse(b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x \"y\">]><r>&x;</r>").unwrap_err();
+        let e = parse(b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x \"y\">]><r>&x;</r>")
+            .unwrap_err();
         assert!(e.contains("DTD"), "{e}");
         let e = parse(b"<!DOCTYPE r SYSTEM \"http://example.test/r.dtd\"><r/>").unwrap_err();
         assert!(e.contains("DTD"), "{e}");
@@ -215,7 +225,11 @@ mod tests {
             b"\xff\xfe<r/>",
             b"<r><a></r>",
         ] {
-            assert!(parse(doc).is_err(), "{:?} should be refused", String::from_utf8_lossy(doc));
+            assert!(
+                parse(doc).is_err(),
+                "{:?} should be refused",
+                String::from_utf8_lossy(doc)
+            );
         }
     }
 

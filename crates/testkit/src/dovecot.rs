@@ -552,6 +552,61 @@ impl Dovecot {
         chown_recursive(&self.home(user), self.uid, self.gid)
     }
 
+    /// Stops the server and starts it again on the same ports with the same
+    /// mail (a server restart in the middle of a migration). Sessions open
+    /// at that moment are cut.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let dovecot_bin =
+            find_tool("dovecot").ok_or_else(|| anyhow!(missing_tool_message("dovecot")))?;
+        let stderr = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir_path.join("master.stderr"))?;
+        let child = Command::new(&dovecot_bin)
+            .arg("-F")
+            .arg("-c")
+            .arg(&self.conf)
+            .stdin(Stdio::null())
+            .stdout(stderr.try_clone()?)
+            .stderr(stderr)
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDS")
+            .spawn()
+            .with_context(|| format!("spawn {}", dovecot_bin.display()))?;
+        self.child = Some(child);
+        self.wait_ready()
+            .with_context(|| format!("Dovecot did not come back after a restart:\n{}", self.log()))
+    }
+
+    /// The most IMAP sessions that were open at the same time, read from
+    /// the log (a successful login opens one; a logout or disconnect of a
+    /// logged-in session closes it). Counts every user of this server.
+    pub fn max_concurrent_sessions(&self) -> usize {
+        let mut open: i64 = 0;
+        let mut max: i64 = 0;
+        for line in self.log().lines() {
+            if line.contains("imap-login: Info: Login: user=<") {
+                open += 1;
+                max = max.max(open);
+            } else if line.contains(": Info: Logged out") || (line.contains(" imap(") && line.contains(": Info: Disconnected")) {
+                open -= 1;
+            }
+        }
+        max.max(0) as usize
+    }
+
+    /// The log lines of `user`'s sessions ending (`Logged out in=… out=…
+    /// body_count=…`), in order: what each session cost the server.
+    pub fn logouts(&self, user: &str) -> Vec<String> {
+        let needle = format!("imap({user})");
+        self.log()
+            .lines()
+            .filter(|l| l.contains(&needle) && (l.contains("Logged out") || l.contains("Disconnected")))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Pids of every process of this instance still running (the master and the processes it
     /// started: their command line or their parent chain leads here). For tests of the harness.
     pub fn pids(&self) -> Vec<u32> {

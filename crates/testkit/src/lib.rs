@@ -11,9 +11,11 @@
 
 mod ca;
 pub mod corpus;
+mod proxy;
 mod dovecot;
 mod tools;
 
 pub use ca::TestCa;
 pub use dovecot::{Dovecot, DovecotBuilder, SPECIAL_USE_FOLDERS};
+pub use proxy::{CutPlan, FaultProxy};
 pub use tools::{find_tool, require_tool};

@@ -3,7 +3,7 @@
 //! answer per test and record every request, a fake IMAP server, and a test
 //! CA.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,7 +17,10 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use mailferry_discovery::{DiscoveryConfig, Ports};
+use mailferry_core::EmailAddress;
+use mailferry_discovery::{
+    Credentials, Discovery, DiscoveryConfig, DiscoveryError, Ports, TraceEntry,
+};
 use mailferry_testkit::TestCa;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -29,10 +32,12 @@ pub const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 // ---------------------------------------------------------------- DNS
 
+type Zone = Mutex<HashMap<(String, RecordType), Vec<RData>>>;
+
 /// An authoritative DNS server for a few names, on UDP and TCP.
 pub struct Dns {
     pub addr: SocketAddr,
-    zone: Arc<Mutex<HashMap<(String, RecordType), Vec<RData>>>>,
+    zone: Arc<Zone>,
     queries: Arc<Mutex<Vec<String>>>,
 }
 
@@ -47,16 +52,23 @@ fn fqdn(name: &str) -> String {
 
 impl Dns {
     pub async fn start() -> Dns {
-        let udp = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.unwrap();
-        let zone: Arc<Mutex<HashMap<(String, RecordType), Vec<RData>>>> = Arc::default();
+        // UDP and TCP on the same port; retry when that TCP port is taken.
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            if let Ok(tcp) = TcpListener::bind(addr).await {
+                break (udp, tcp, addr);
+            }
+        };
+        let zone: Arc<Zone> = Arc::default();
         let queries: Arc<Mutex<Vec<String>>> = Arc::default();
         let (z, q) = (zone.clone(), queries.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
-                let Ok((n, peer)) = udp.recv_from(&mut buf).await else { return };
+                let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
+                    return;
+                };
                 if let Some(reply) = answer(&buf[..n], &z, &q) {
                     let _ = udp.send_to(&reply, peer).await;
                 }
@@ -65,7 +77,9 @@ impl Dns {
         let (z, q) = (zone.clone(), queries.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = tcp.accept().await else { return };
+                let Ok((mut s, _)) = tcp.accept().await else {
+                    return;
+                };
                 let (z, q) = (z.clone(), q.clone());
                 tokio::spawn(async move {
                     loop {
@@ -74,7 +88,9 @@ impl Dns {
                         if s.read_exact(&mut msg).await.is_err() {
                             return;
                         }
-                        let Some(reply) = answer(&msg, &z, &q) else { return };
+                        let Some(reply) = answer(&msg, &z, &q) else {
+                            return;
+                        };
                         let mut out = (reply.len() as u16).to_be_bytes().to_vec();
                         out.extend(reply);
                         if s.write_all(&out).await.is_err() {
@@ -111,12 +127,20 @@ impl Dns {
 
     pub fn srv(&self, name: &str, priority: u16, weight: u16, port: u16, target: &str) {
         let target = Name::from_ascii(fqdn(target)).unwrap();
-        self.add(name, RecordType::SRV, RData::SRV(SRV::new(priority, weight, port, target)));
+        self.add(
+            name,
+            RecordType::SRV,
+            RData::SRV(SRV::new(priority, weight, port, target)),
+        );
     }
 
     pub fn mx(&self, name: &str, preference: u16, exchange: &str) {
         let exchange = Name::from_ascii(fqdn(exchange)).unwrap();
-        self.add(name, RecordType::MX, RData::MX(MX::new(preference, exchange)));
+        self.add(
+            name,
+            RecordType::MX,
+            RData::MX(MX::new(preference, exchange)),
+        );
     }
 
     /// Every query so far, as `name TYPE` (name fully qualified, lower case).
@@ -125,11 +149,7 @@ impl Dns {
     }
 }
 
-fn answer(
-    bytes: &[u8],
-    zone: &Mutex<HashMap<(String, RecordType), Vec<RData>>>,
-    queries: &Mutex<Vec<String>>,
-) -> Option<Vec<u8>> {
+fn answer(bytes: &[u8], zone: &Zone, queries: &Mutex<Vec<String>>) -> Option<Vec<u8>> {
     let request = Message::from_vec(bytes).ok()?;
     let mut reply = Message::new();
     reply
@@ -184,9 +204,10 @@ impl Pki {
     pub fn new() -> Pki {
         let ca = TestCa::new("discovery test CA");
         let (cert_pem, key_pem) = ca.leaf(&CERT_NAMES);
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = rustls::ServerConfig::builder_with_provider(provider)
@@ -221,7 +242,11 @@ pub enum Reply {
     Xml(String),
     Status(u16),
     Redirect(u16, String),
-    Raw { status: u16, content_type: Option<String>, body: Vec<u8> },
+    Raw {
+        status: u16,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
     /// XML after a delay.
     Slow(Duration, String),
     /// Never answer (a black hole).
@@ -244,7 +269,9 @@ impl Web {
         let log = seen.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 let (handler, log, tls) = (handler.clone(), log.clone(), tls.clone());
                 tokio::spawn(async move {
                     match tls {
@@ -284,7 +311,11 @@ where
                 .unwrap_or("")
                 .to_owned();
             let method = req.method().to_string();
-            let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
             let authorization = req
                 .headers()
                 .get(hyper::header::AUTHORIZATION)
@@ -315,7 +346,11 @@ where
                     builder = builder.status(code).header("Location", location);
                     Vec::new()
                 }
-                Reply::Raw { status, content_type, body } => {
+                Reply::Raw {
+                    status,
+                    content_type,
+                    body,
+                } => {
                     builder = builder.status(status);
                     if let Some(ct) = content_type {
                         builder = builder.header("Content-Type", ct);
@@ -369,7 +404,9 @@ impl FakeImap {
         let count = connections.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 *count.lock().unwrap() += 1;
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -387,7 +424,10 @@ impl FakeImap {
                             let broken = mode == ImapMode::BrokenStarttls;
                             if let Some(tcp) = imap_session(tcp, true, Some(broken)).await {
                                 if broken {
+                                    // Wait for the ClientHello, then answer nonsense.
                                     let mut tcp = tcp;
+                                    let mut hello = [0u8; 16];
+                                    let _ = tcp.read(&mut hello).await;
                                     let _ = tcp.write_all(b"* OK this is not TLS\r\n").await;
                                     return;
                                 }
@@ -414,7 +454,10 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut io = BufReader::new(stream);
-    io.get_mut().write_all(b"* OK fake IMAP ready\r\n").await.ok()?;
+    io.get_mut()
+        .write_all(b"* OK fake IMAP ready\r\n")
+        .await
+        .ok()?;
     loop {
         let mut line = String::new();
         if io.read_line(&mut line).await.ok()? == 0 {
@@ -584,4 +627,66 @@ pub async fn world(
         imap,
         config,
     }
+}
+
+// ---------------------------------------------------------------- helpers
+
+pub const PASSWORD: &str = "hunter2-Secret";
+
+pub fn alice() -> EmailAddress {
+    EmailAddress::parse("alice@example.test").unwrap()
+}
+
+pub fn creds() -> Option<Credentials<'static>> {
+    Some(Credentials {
+        login: "admin@example.test",
+        password: PASSWORD,
+    })
+}
+
+pub fn text(trace: &[TraceEntry]) -> String {
+    trace.iter().map(|e| format!("{e}\n")).collect()
+}
+
+pub fn ok(r: Result<Discovery, DiscoveryError>) -> Discovery {
+    match r {
+        Ok(d) => d,
+        Err(e) => panic!("discovery failed: {e}"),
+    }
+}
+
+pub fn nothing(r: Result<Discovery, DiscoveryError>) -> Vec<TraceEntry> {
+    match r {
+        Err(DiscoveryError::NothingFound { trace, .. }) => trace,
+        other => panic!("expected NothingFound, got {other:?}"),
+    }
+}
+
+pub fn is(host: &str, method: &str, path: &str) -> impl Fn(&Seen) -> bool + 'static {
+    let (h, m, p) = (host.to_owned(), method.to_owned(), path.to_owned());
+    move |s: &Seen| s.host == h && s.method == m && s.path.starts_with(&p)
+}
+
+pub const AD_PATH: &str = "/autodiscover/autodiscover.xml";
+
+/// Autodiscover (slowly), autoconfig and 404 for the rest.
+pub fn everything_answers() -> Handler {
+    Arc::new(|s: &Seen| {
+        if is("autodiscover.example.test", "POST", AD_PATH)(s) {
+            // Slower than the others: the ranking, not the speed, decides.
+            Reply::Slow(
+                Duration::from_millis(300),
+                pox_settings("imap.example.test", 993, "alice@example.test"),
+            )
+        } else if is("autoconfig.example.test", "GET", "/mail/config-v1.1.xml")(s) {
+            Reply::Xml(autoconfig(
+                "mail.example.test",
+                143,
+                "STARTTLS",
+                "%EMAILADDRESS%",
+            ))
+        } else {
+            Reply::Status(404)
+        }
+    })
 }
