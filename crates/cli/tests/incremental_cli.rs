@@ -356,3 +356,157 @@ fn sigterm(pid: u32) {
     let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn stop_saves_the_state_and_start_resumes_without_duplicates() {
+    let src = server('/', &[ALICE]);
+    let dst = server('.', &[ALICE]);
+    src.seed(ALICE, &fidelity_corpus(2500, 18)).unwrap();
+    let mf = Mailferry::new();
+    endpoint(&mf, "src", &src, src.imaps_port(), &[]);
+    endpoint(&mf, "dst", &dst, dst.imaps_port(), &[]);
+    batch(&mf, &[ALICE], &[]);
+    let child = Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .arg("--data-dir")
+        .arg(mf.data_dir())
+        .args(["batch", "start", "b", "--wait"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let stop = mf.run(&["batch", "stop", "b"], &[]);
+    stop.assert_code(0);
+    let out = child.wait_with_output().unwrap();
+    // The running sync stopped at a message boundary; the batch is Stopped, partly copied.
+    let v = mf.run(&["batch", "show", "b", "--json"], &[]).json();
+    assert_eq!(v["status"], "Stopped", "{v}\n{}", String::from_utf8_lossy(&out.stderr));
+    let synced = v["users"][0]["items_synced"].as_u64().unwrap();
+    assert!(synced > 0 && synced < 2500, "stopped mid-way ({synced})");
+    assert_eq!(count(&rt().block_on(read_mailbox(&dst, ALICE, ADMIN, ADMIN_PW))) as u64, synced, "the store and the target agree");
+    // Starting again resumes.
+    mf.run(&["batch", "start", "b", "--wait"], &[]).assert_code(0);
+    assert_exact_copy(&mf, 2500);
+}
+
+#[test]
+fn users_can_be_added_to_a_running_batch_and_a_batch_removed() {
+    let bob = "bob@example.test";
+    let src = server('/', &[ALICE, bob]);
+    let dst = server('.', &[ALICE, bob]);
+    src.seed(ALICE, &fidelity_corpus(20, 19)).unwrap();
+    src.seed(bob, &fidelity_corpus(25, 20)).unwrap();
+    let mf = Mailferry::new();
+    endpoint(&mf, "src", &src, src.imaps_port(), &[]);
+    endpoint(&mf, "dst", &dst, dst.imaps_port(), &[]);
+    batch(&mf, &[ALICE], &[]);
+    mf.run(&["batch", "start", "b", "--wait"], &[]).assert_code(0);
+    let more = mf.data_dir().join("more.csv");
+    std::fs::write(&more, format!("EmailAddress\n{bob}\n")).unwrap();
+    mf.run(&["batch", "add-users", "b", "--csv", more.to_str().unwrap()], &[]).assert_code(0);
+    let again = mf.run(&["batch", "add-users", "b", "--csv", more.to_str().unwrap()], &[]);
+    again.assert_code(2);
+    assert!(again.stderr.contains(bob), "{}", again.stderr);
+    mf.run(&["batch", "sync", "b", "--wait"], &[]).assert_code(0);
+    assert_exact_copy(&mf, 45);
+    mf.run(&["batch", "remove", "b"], &[]).assert_code(0);
+    assert_eq!(mf.run(&["batch", "list", "--json"], &[]).json(), serde_json::json!([]));
+    assert_eq!(mf.run(&["user", "list", "--json"], &[]).json(), serde_json::json!([]));
+    // The endpoints are free again.
+    mf.run(&["endpoint", "remove", "src"], &[]).assert_code(0);
+}
+
+#[test]
+fn a_renamed_folder_and_uidvalidity_changes_are_followed_without_duplicates() {
+    let src = server('/', &[ALICE]);
+    let dst = server('.', &[ALICE]);
+    src.seed(ALICE, &fidelity_corpus(120, 21)).unwrap();
+    let mf = Mailferry::new();
+    endpoint(&mf, "src", &src, src.imaps_port(), &[]);
+    endpoint(&mf, "dst", &dst, dst.imaps_port(), &[]);
+    batch(&mf, &[ALICE], &[]);
+    mf.run(&["batch", "start", "b", "--wait"], &[]).assert_code(0);
+    let before = rt().block_on(read_mailbox(&dst, ALICE, ADMIN, ADMIN_PW));
+
+    // 1. A folder renamed on the source is renamed on the target too.
+    src.doveadm_ok(&["mailbox", "rename", "-u", ALICE, "With Spaces", "Renamed Folder"]).unwrap();
+    mf.run(&["batch", "sync", "b", "--wait"], &[]).assert_code(0);
+    let after = rt().block_on(read_mailbox(&dst, ALICE, ADMIN, ADMIN_PW));
+    assert!(after.contains_key("Renamed Folder") && !after.contains_key("With Spaces"), "{:?}", after.keys());
+    assert_eq!(count(&after), count(&before), "nothing copied twice");
+    assert_exact_copy(&mf, 120);
+
+    // 2. The source folder's UIDVALIDITY changes (as after a restore of the
+    //    server): the copies are found again by content, nothing is appended.
+    let dir = src.maildir(ALICE).join(".Archive");
+    let uidlist = dir.join("dovecot-uidlist");
+    let text = std::fs::read_to_string(&uidlist).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    let new_header: Vec<String> = header
+        .split(' ')
+        .map(|f| match f.strip_prefix('V') {
+            Some(v) => format!("V{}", v.parse::<u64>().unwrap() + 1000),
+            None => f.to_owned(),
+        })
+        .collect();
+    std::fs::write(&uidlist, format!("{}\n{rest}", new_header.join(" "))).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("dovecot.index") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let status = rt().block_on(async {
+        let mut s = session(&src, ALICE, ADMIN, ADMIN_PW).await;
+        let st = s.status("Archive", &["UIDVALIDITY"]).await.unwrap();
+        s.logout().await.unwrap();
+        st
+    });
+    assert!(text.contains(&format!("V{}", status.uidvalidity.unwrap() - 1000)), "the UIDVALIDITY changed: {header} -> {:?}", status.uidvalidity);
+    mf.run(&["batch", "sync", "b", "--wait"], &[]).assert_code(0);
+    assert_eq!(count(&rt().block_on(read_mailbox(&dst, ALICE, ADMIN, ADMIN_PW))), count(&before));
+    assert_exact_copy(&mf, 120);
+
+    // 3. The target folder is deleted and made again (new UIDVALIDITY, no messages):
+    //    its messages are copied again, once.
+    dst.doveadm_ok(&["mailbox", "delete", "-u", ALICE, "-r", "Drafts"]).unwrap();
+    dst.doveadm_ok(&["mailbox", "create", "-u", ALICE, "Drafts"]).unwrap();
+    mf.run(&["batch", "sync", "b", "--wait"], &[]).assert_code(0);
+    assert_eq!(count(&rt().block_on(read_mailbox(&dst, ALICE, ADMIN, ADMIN_PW))), count(&before));
+    assert_exact_copy(&mf, 120);
+}
+
+#[test]
+fn the_scheduler_starts_and_completes_batches_on_time() {
+    let src = server('/', &[ALICE]);
+    let dst = server('.', &[ALICE]);
+    src.seed(ALICE, &fidelity_corpus(30, 22)).unwrap();
+    let mf = Mailferry::new();
+    endpoint(&mf, "src", &src, src.imaps_port(), &[]);
+    endpoint(&mf, "dst", &dst, dst.imaps_port(), &[]);
+    batch(&mf, &[ALICE], &["--start-after", "2s", "--autocomplete", "--no-incremental"]);
+    assert_eq!(mf.run(&["batch", "show", "b", "--json"], &[]).json()["status"], "Created");
+    let serve = Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .arg("--data-dir")
+        .arg(mf.data_dir())
+        .args(["serve", "--tick", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = mf.run(&["batch", "show", "b", "--json"], &[]).json();
+        if v["status"] == "Completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the batch did not start and complete by itself: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    sigterm(serve.id());
+    let out = serve.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_exact_copy(&mf, 30);
+}

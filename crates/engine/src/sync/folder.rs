@@ -64,9 +64,19 @@ pub(crate) async fn sync_folder(
     if condstore {
         items.push("HIGHESTMODSEQ");
     }
-    let status = source.status(&m.source_wire, &items).await.map_err(SyncError::source_side)?;
+    // Both sides at once (one round trip of latency): a target folder that
+    // was deleted and made again has a new UIDVALIDITY, and its copies must
+    // be looked for again.
+    let (status, target_status) = tokio::join!(
+        source.status(&m.source_wire, &items),
+        target.status(&m.target_wire, &["UIDVALIDITY"])
+    );
+    let status = status.map_err(SyncError::source_side)?;
+    let target_status = target_status.map_err(SyncError::target_side)?;
     if let Some(st) = &state {
         let unchanged = condstore
+            && st.target_uidvalidity.is_some()
+            && st.target_uidvalidity == target_status.uidvalidity
             && st.target_folder.as_deref() == Some(m.target_wire.as_str())
             && st.source_uidvalidity.is_some()
             && st.source_uidvalidity == status.uidvalidity
