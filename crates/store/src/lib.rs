@@ -71,7 +71,8 @@ pub use error::StoreError;
 pub use model::{
     BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventLevel,
     EventRecord, FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser,
-    SkipKind, SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
+    SkipKind, SkippedItem, TokenRecord, UserCounters, UserFilter, UserRecord, WorkerInfo,
+    WorkerRecord,
 };
 pub use secrets::{SealedAt, SecretBox, SecretError};
 pub use sqlite::SqliteStore;

@@ -452,3 +452,14 @@ pub struct WorkerRecord {
     /// Live (unexpired) leases it holds now.
     pub leases: u64,
 }
+
+/// An API token as stored: only the SHA-256 of the token is kept; the token
+/// itself is shown once, when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -26,7 +26,7 @@ use crate::migrate;
 use crate::model::{
     BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord,
     FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind,
-    SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
+    SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord, TokenRecord,
 };
 use crate::rows::{
     int, BatchRow, EndpointRow, EventRow, FolderStateRow, IntentRow, SkippedRow, UserRow,
@@ -2164,6 +2164,79 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn create_token(&self, name: &str, token_hash: &[u8; 32]) -> Result<TokenRecord, StoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 {
+            return Err(StoreError::Unsupported("a token name is 1 to 64 characters".into()));
+        }
+        let id = new_id()?;
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(&token_hash[..])
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::AlreadyExists { what: "token", name: name.to_owned() })
+            }
+            Err(e) => return Err(StoreError::db("create token", e)),
+        }
+        Ok(TokenRecord { id, name: name.to_owned(), created_at: from_ms(now, "api_tokens.created_at")?, last_used_at: None, revoked_at: None })
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("list tokens", e))?;
+        rows.into_iter().map(token_row).collect()
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE lower(name) = lower($1) AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("revoke token", e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "token", name: name.to_owned() });
+        }
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let row: Option<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens \
+             WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&token_hash[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| StoreError::db("look up token", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let now = now_ms();
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(&row.0)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("record token use", e))?;
+        let mut rec = token_row(row)?;
+        rec.last_used_at = Some(from_ms(now, "api_tokens.last_used_at")?);
+        Ok(Some(rec))
+    }
+
     async fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         let at = now_ms();
         let id = new_ordered_id(at)?;
@@ -2264,4 +2337,14 @@ mod tests {
         let err = parse_sqlite_url("postgres://u:hunter2@h/db").unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
     }
+}
+
+fn token_row((id, name, created, used, revoked): (String, String, i64, Option<i64>, Option<i64>)) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        created_at: from_ms(created, "api_tokens.created_at")?,
+        last_used_at: used.map(|t| from_ms(t, "api_tokens.last_used_at")).transpose()?,
+        revoked_at: revoked.map(|t| from_ms(t, "api_tokens.revoked_at")).transpose()?,
+        id,
+        name,
+    })
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{
     BatchRecord, ClaimRequest, CopyDone, CopyIntent, EndpointRecord, EventFilter, EventRecord,
     FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkippedItem,
-    UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
+    TokenRecord, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord,
 };
 
 /// Persistence of endpoints, batches, migration users and their sync state.
@@ -368,4 +368,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest events matching `filter`, newest first.
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>, StoreError>;
+
+    // ---- API tokens ----
+
+    /// Stores a token's hash under `name`. `AlreadyExists` if a token that
+    /// is not revoked has that name (case-insensitive).
+    async fn create_token(&self, name: &str, token_hash: &[u8; 32]) -> Result<TokenRecord, StoreError>;
+
+    /// Every token, revoked ones included, by creation time.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes the live token named `name`. `NotFound` if there is none.
+    async fn revoke_token(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The live token with this hash, if any; records its use.
+    async fn token_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
 }

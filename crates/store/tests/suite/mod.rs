@@ -2580,6 +2580,58 @@ pub async fn remove_batch_waits_for_leases_and_removes_everything(store: Arc<dyn
     ));
 }
 
+pub async fn forgotten_copies_leave_the_counters_and_renames_carry_everything(store: Arc<dyn Store>) {
+    let user = one_user(&store).await;
+    let id = user.id.as_str();
+    store
+        .record_intents(id, &[intent("INBOX", 7, 1, 100), intent("INBOX", 7, 2, 200), intent("Old", 3, 1, 50)], None)
+        .await
+        .unwrap();
+    store
+        .record_copies_done(id, &[done("INBOX", 7, 1, Some(11)), done("INBOX", 7, 2, Some(12)), done("Old", 3, 1, Some(1))], None)
+        .await
+        .unwrap();
+    assert_eq!(store.user(id).await.unwrap().items_synced, 3);
+
+    // A UIDVALIDITY change: the folder's copies are forgotten and uncounted.
+    assert_eq!(store.forget_folder_copies(id, "INBOX", None).await.unwrap(), 2);
+    let u = store.user(id).await.unwrap();
+    assert_eq!((u.items_synced, u.bytes_synced), (1, 50));
+    assert!(store.copied_uids(id, "INBOX", 7).await.unwrap().is_empty());
+    let f = folder(&store, id, "INBOX").await;
+    assert_eq!((f.messages_synced, f.source_uidvalidity), (0, None));
+
+    // A rename: state and copies follow the new name.
+    store.rename_folder_state(id, "Old", "New", "Migrated/New", None).await.unwrap();
+    assert_eq!(store.copied_uids(id, "New", 3).await.unwrap(), vec![1]);
+    assert!(store.copied_uids(id, "Old", 3).await.unwrap().is_empty());
+    assert_eq!(folder(&store, id, "New").await.target_folder.as_deref(), Some("Migrated/New"));
+    assert!(matches!(
+        store.rename_folder_state(id, "Old", "X", "X", None).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn api_tokens_are_stored_hashed_and_revocable(store: Arc<dyn Store>) {
+    let h1 = [1u8; 32];
+    let h2 = [2u8; 32];
+    let t = store.create_token("ci", &h1).await.unwrap();
+    assert_eq!(t.name, "ci");
+    assert!(matches!(store.create_token("CI", &h2).await, Err(StoreError::AlreadyExists { .. })));
+    let found = store.token_by_hash(&h1).await.unwrap().expect("live token");
+    assert!(found.last_used_at.is_some());
+    assert!(store.token_by_hash(&h2).await.unwrap().is_none());
+    store.revoke_token("ci").await.unwrap();
+    assert!(store.token_by_hash(&h1).await.unwrap().is_none(), "a revoked token opens nothing");
+    assert!(matches!(store.revoke_token("ci").await, Err(StoreError::NotFound { .. })));
+    // The name is free again.
+    store.create_token("ci", &h2).await.unwrap();
+    let all = store.tokens().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].revoked_at.is_some() && all[1].revoked_at.is_none());
+}
+
+
 /// Runs every check of the suite, each with a fresh store from `make`.
 #[macro_export]
 macro_rules! store_suite {
@@ -2612,6 +2664,8 @@ macro_rules! store_suite {
             users_due_for_sync_are_synced_users_whose_time_came,
             workers_heartbeat_and_are_listed_with_their_leases,
             remove_batch_waits_for_leases_and_removes_everything,
+            forgotten_copies_leave_the_counters_and_renames_carry_everything,
+            api_tokens_are_stored_hashed_and_revocable,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
