@@ -14,8 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ensure_dovecot
 
 # --- PostgreSQL -----------------------------------------------------------------------------
-# TODO(postgres): not needed yet. When the store gets a PostgreSQL backend, install and start it
-# here (apt_install postgresql; start a throwaway cluster or the service) before running tests.
+# The store's PostgreSQL tests need a server: the one on 127.0.0.1:5432 if it answers, else a
+# throwaway cluster started here (and stopped on exit); its URL goes to them as MAILFERRY_TEST_PG.
+ensure_postgres
 
 # --- Rust tools -----------------------------------------------------------------------------
 ensure_cargo
@@ -29,4 +30,10 @@ fi
 # --- Tests ----------------------------------------------------------------------------------
 step "cargo nextest run --workspace --no-fail-fast $*"
 cargo nextest run --workspace --no-fail-fast "$@"
+
+# --- API fuzzing ----------------------------------------------------------------------------
+# Schemathesis (PyPI) against a real `mailferry serve` in a loopback-only network namespace:
+# any 5xx or any answer the OpenAPI document does not describe fails the run.
+step "bash scripts/api-fuzz.sh"
+bash scripts/api-fuzz.sh
 step "all tests passed"

@@ -29,6 +29,13 @@ pub struct GlobalArgs {
     /// `endpoint create`/`set` it is also stored with the endpoint.
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+    /// The DNS server every lookup asks (discovery and connections), e.g. 10.0.0.53:53.
+    #[arg(long, global = true, env = "MAILFERRY_RESOLVER", value_name = "IP:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Let discovery use loopback, private, link-local and ULA addresses (refused by default:
+    /// a discoverer must not be turned against the local network).
+    #[arg(long, global = true, env = "MAILFERRY_ALLOW_PRIVATE_NETWORKS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub allow_private_networks: bool,
     /// Seconds to wait for a connection and for each server response.
     #[arg(long, global = true, env = "MAILFERRY_TIMEOUT", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: Option<u64>,
@@ -48,9 +55,13 @@ pub enum Command {
     /// Migration users: one mailbox of a batch.
     #[command(subcommand)]
     User(UserCommand),
-    /// Run the scheduler and the workers: start-after, incremental syncs on their interval,
-    /// complete-after; mailboxes copied within each endpoint's limits. Stops cleanly on SIGTERM.
-    Serve(ServeArgs),
+    /// Run the HTTP API (/api/v1, token required), the scheduler and the workers: start-after,
+    /// incremental syncs on their interval, complete-after; mailboxes copied within each
+    /// endpoint's limits. Stops cleanly on SIGTERM.
+    Serve(ServeHttpArgs),
+    /// API tokens for `serve` (stored hashed; a token is shown once, when created).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Run workers only (no scheduler): more copying capacity beside a `serve`.
     Worker(ServeArgs),
     /// Prove the copy: compare every message of every folder on both sides (SHA-256, flags,
@@ -113,9 +124,27 @@ pub struct BatchCreateArgs {
     /// The CSV file of mailboxes.
     #[arg(long, value_name = "FILE")]
     pub csv: PathBuf,
-    /// The source endpoint.
-    #[arg(long, value_name = "EP")]
-    pub source: String,
+    /// The source endpoint (or discover it: --source-email, --source-admin, --source-password-env).
+    #[arg(long, value_name = "EP", required_unless_present = "source_email", conflicts_with = "source_email")]
+    pub source: Option<String>,
+    /// Discover the source from this address; the endpoint is created after the batch.
+    #[arg(long, value_name = "ADDR", requires_all = ["source_admin", "source_password_env"])]
+    pub source_email: Option<String>,
+    /// The source's migration administrator (with --source-email).
+    #[arg(long, value_name = "LOGIN")]
+    pub source_admin: Option<String>,
+    /// The environment variable holding the source administrator's password (with --source-email).
+    #[arg(long, value_name = "VAR")]
+    pub source_password_env: Option<String>,
+    /// How the source administrator acts for a mailbox (with --source-email; default authzid).
+    #[arg(long, value_name = "authzid|master-user", default_value = "authzid")]
+    pub source_impersonation: String,
+    /// The name of the discovered source endpoint (default: the address's domain).
+    #[arg(long, value_name = "NAME")]
+    pub name_endpoint: Option<String>,
+    /// A host outside the address's domain that discovery may use (with --source-email).
+    #[arg(long, value_name = "HOST")]
+    pub trust_host: Vec<String>,
     /// The target endpoint.
     #[arg(long, value_name = "EP")]
     pub target: String,
@@ -208,8 +237,17 @@ pub struct PasswordArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ConnectionArgs {
     /// The IMAP server's host name or address.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "autodiscover")]
     pub host: Option<String>,
+    /// Find the server's settings from --email (Autodiscover, autoconfig, DNS SRV, probing).
+    #[arg(long, requires = "email")]
+    pub autodiscover: bool,
+    /// The address discovery starts from (usually the administrator's or a mailbox's).
+    #[arg(long, value_name = "ADDR")]
+    pub email: Option<String>,
+    /// A host outside the address's domain that discovery may send credentials to or use.
+    #[arg(long, value_name = "HOST")]
+    pub trust_host: Vec<String>,
     /// Port (default 993 for tls, 143 for starttls and none).
     #[arg(long)]
     pub port: Option<u16>,
@@ -282,4 +320,23 @@ pub struct ServeArgs {
     /// How often the scheduler looks at the batches, in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tick: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeHttpArgs {
+    /// Address of the HTTP API and dashboard (loopback by default; every API route needs a token).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub workers: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new API token and print it once (only its SHA-256 is stored).
+    Create { name: String },
+    /// List tokens (names and dates; never a token).
+    List,
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
 }

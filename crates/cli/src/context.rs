@@ -11,6 +11,9 @@ use crate::failure::Failure;
 pub struct Context {
     pub engine: Engine,
     pub json: bool,
+    pub verbose: u8,
+    /// `--allow-private-networks`: discovery may use loopback and private addresses.
+    pub allow_private_networks: bool,
     /// The PEM of the global `--ca-file`, also stored with an endpoint by
     /// `endpoint create`/`set`.
     pub ca_pem: Option<String>,
@@ -34,6 +37,7 @@ impl Context {
         if let Some(ms) = std::env::var("MAILFERRY_RETRY_DELAY_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
             connection.retry.base = std::time::Duration::from_millis(ms);
         }
+        connection.resolver = global.resolver;
         if let Some(secs) = global.timeout {
             connection.connect_timeout = std::time::Duration::from_secs(secs);
             connection.response_timeout = std::time::Duration::from_secs(secs);
@@ -41,6 +45,8 @@ impl Context {
         Ok(Context {
             engine: Engine::new(store, connection),
             json: global.json,
+            verbose: global.verbose,
+            allow_private_networks: global.allow_private_networks,
             ca_pem,
         })
     }

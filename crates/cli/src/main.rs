@@ -40,7 +40,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Batch(cmd) => cmd::batch::run(&ctx, cmd).await,
         Command::User(cmd) => cmd::user::run(&ctx, cmd).await,
         Command::Verify { batch, user } => cmd::verify::run(&ctx, &batch, user.as_deref()).await,
-        Command::Serve(args) => cmd::serve::run(&ctx, args, true).await,
+        Command::Serve(args) => cmd::serve::serve(&ctx, args).await,
+        Command::Token(cmd) => cmd::token::run(&ctx, cmd).await,
         Command::Worker(args) => cmd::serve::run(&ctx, args, false).await,
     }
 }

@@ -237,3 +237,34 @@ pub fn report_csv(users: &[UserDetailView]) -> Result<(), csv::Error> {
     w.flush()?;
     Ok(())
 }
+
+/// What discovery found, from where, and why each other candidate was
+/// passed over (every candidate with `-v`). On stderr with `--json`, so
+/// stdout stays one JSON document.
+pub fn print_discovery(d: &mailferry_discovery::Discovery, json_mode: bool, verbose: bool) {
+    let f = &d.settings;
+    let mut lines = vec![format!(
+        "Discovered {}:{} ({}) from {}{}",
+        f.host,
+        f.port,
+        f.security,
+        d.source,
+        f.login_format.as_deref().map(|l| format!(", login {l}")).unwrap_or_default()
+    )];
+    if !f.needs_trust.is_empty() {
+        lines.push(format!("  relies on hosts outside the domain, trusted with --trust-host: {}", f.needs_trust.join(", ")));
+    }
+    for t in &d.trace {
+        let interesting = !matches!(t.outcome, mailferry_discovery::Outcome::Found | mailferry_discovery::Outcome::NotTried(_));
+        if verbose || interesting {
+            lines.push(format!("  - {t}"));
+        }
+    }
+    for l in lines {
+        if json_mode {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    }
+}

@@ -17,6 +17,9 @@
 //! - `scope`: the security rules as pure functions: the registrable domain
 //!   (Public Suffix List), hosts inside the domain or trusted, refused
 //!   address ranges.
+//! - `resolve`: [`resolve_host`], a plain name lookup through the same
+//!   resolver choice (no address policy), for callers that connect
+//!   elsewhere.
 //! - `net`: DNS through one resolver (`--resolver` or the system's), each
 //!   host resolved once and its addresses checked, connections to exactly
 //!   those addresses; the TLS trust.
@@ -24,7 +27,8 @@
 //!   redirects; capped bodies; credentials only on https.
 //! - `xml`: a strict XML reader (no DTD, no entities, bounded).
 //! - `autodiscover`, `autoconfig`, `srv`, `probe`: the methods, each as
-//!   candidate lanes.
+//!   candidate lanes (`probe` through `mailferry_imap::Session` connected
+//!   to the checked addresses).
 //! - `run`: the shared context, the trace, the staggered race ranked by
 //!   candidate order within the budget, and the checks every result passes.
 //!
@@ -47,6 +51,7 @@ mod http;
 mod net;
 mod outcome;
 mod probe;
+mod resolve;
 mod run;
 mod scope;
 mod srv;
@@ -55,10 +60,12 @@ mod xml;
 use std::sync::Arc;
 
 use mailferry_core::{EmailAddress, Secret};
+use mailferry_imap::TlsTrust;
 use tokio::time::Instant;
 
 pub use config::{Credentials, DiscoveryConfig, Ports};
 pub use outcome::{Discovery, DiscoveryError, Found, Method, Outcome, TraceEntry};
+pub use resolve::{resolve_host, ResolveError, ResolveFailure};
 
 use crate::http::{Http, Scheme, Url};
 use crate::net::Net;
@@ -101,18 +108,15 @@ pub async fn discover(
         )
         .map_err(DiscoveryError::Config)?,
     );
-    let http = Http::new(
-        net.clone(),
-        tls.clone(),
-        config.step_timeout,
-        config.max_body,
-    );
+    let http = Http::new(net.clone(), tls, config.step_timeout, config.max_body);
     let credentials = credentials.map(|c| (c.login.to_owned(), Secret::new(c.password.to_owned())));
     let has_credentials = credentials.is_some();
+    let imap_trust = TlsTrust::new(config.extra_ca_pem.as_deref())
+        .map_err(|e| DiscoveryError::Config(e.to_string()))?;
     let ctx = Arc::new(Ctx::new(
         net,
         http,
-        tls,
+        imap_trust,
         scope,
         config.clone(),
         credentials,

@@ -84,25 +84,9 @@ impl Net {
         allow_private: bool,
         step_timeout: Duration,
     ) -> Result<Net, String> {
-        let provider = TokioConnectionProvider::default();
-        let mut builder = match resolver {
-            Some(addr) => {
-                let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
-                let mut b = TokioResolver::builder_with_config(
-                    ResolverConfig::from_parts(None, vec![], group),
-                    provider,
-                );
-                b.options_mut().use_hosts_file = ResolveHosts::Never;
-                b
-            }
-            None => TokioResolver::builder(provider)
-                .map_err(|e| format!("the system's DNS configuration cannot be read: {e}"))?,
-        };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.timeout = step_timeout;
-        opts.attempts = 1;
         Ok(Net {
-            resolver: builder.build(),
+            resolver: build_resolver(resolver, step_timeout)
+                .map_err(|e| format!("the system's DNS configuration cannot be read: {e}"))?,
             allow_private,
             step_timeout,
             hosts: Mutex::new(HashMap::new()),
@@ -227,6 +211,33 @@ impl Net {
             failures.join("; ")
         )))
     }
+}
+
+/// A resolver asking `resolver` only (over UDP, and TCP for truncated
+/// answers; no hosts file), or the system's configuration when `None`. One
+/// attempt per query, each within `timeout`. `Err`: why the system's
+/// configuration cannot be read.
+pub(crate) fn build_resolver(
+    resolver: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<TokioResolver, String> {
+    let provider = TokioConnectionProvider::default();
+    let mut builder = match resolver {
+        Some(addr) => {
+            let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+            let mut b = TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], group),
+                provider,
+            );
+            b.options_mut().use_hosts_file = ResolveHosts::Never;
+            b
+        }
+        None => TokioResolver::builder(provider).map_err(|e| e.to_string())?,
+    };
+    let opts: &mut ResolverOpts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    Ok(builder.build())
 }
 
 enum LookupError {

@@ -2,6 +2,7 @@
 //! the trace of every candidate tried and why it was passed over.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use mailferry_core::Security;
@@ -53,6 +54,13 @@ pub struct Found {
     /// record that confirmation with the endpoint. Empty for a result wholly
     /// inside the domain.
     pub needs_trust: Vec<String>,
+    /// The addresses of `host` that discovery resolved (through the
+    /// configured resolver) and checked against its address rules, with
+    /// `port`, in the order to try. Never empty. Connect to exactly these
+    /// (e.g. `mailferry_imap::ConnectOptions::connect_to`, with TLS still
+    /// verified against `host`) rather than resolving `host` again, so the
+    /// connection goes where discovery looked.
+    pub addresses: Vec<SocketAddr>,
 }
 
 /// What became of one candidate.

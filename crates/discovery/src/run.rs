@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mailferry_core::{Secret, Security};
+use mailferry_imap::TlsTrust;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -42,7 +44,9 @@ pub(crate) struct Lane {
 pub(crate) struct Ctx {
     pub(crate) net: Arc<Net>,
     pub(crate) http: Http,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// The TLS trust of the probes' IMAP sessions (the same roots and extra
+    /// CA as `http`'s).
+    pub(crate) imap_trust: TlsTrust,
     pub(crate) scope: Scope,
     pub(crate) config: DiscoveryConfig,
     /// Autodiscover's credentials (login, password).
@@ -74,7 +78,7 @@ impl Ctx {
     pub(crate) fn new(
         net: Arc<Net>,
         http: Http,
-        tls: Arc<rustls::ClientConfig>,
+        imap_trust: TlsTrust,
         scope: Scope,
         config: DiscoveryConfig,
         credentials: Option<(String, Secret)>,
@@ -83,7 +87,7 @@ impl Ctx {
         Ctx {
             net,
             http,
-            tls,
+            imap_trust,
             scope,
             config,
             credentials,
@@ -180,17 +184,21 @@ impl Ctx {
             self.check_host(&host, &mut needs_trust)
                 .map_err(Outcome::Refused)?;
         }
-        match self.net.checked_addrs(&host).await {
-            Ok(_) => {}
+        let addresses = match self.net.checked_addrs(&host).await {
+            Ok(ips) => ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect(),
             Err(StepError::Refused(r)) => return Err(Outcome::Refused(r)),
             Err(StepError::Failed(r)) => return Err(Outcome::Failed(r)),
-        }
+        };
         Ok(Found {
             host: crate::scope::normalize(&host),
             port,
             security,
             login_format,
             needs_trust,
+            addresses,
         })
     }
 }

@@ -45,6 +45,7 @@ async fn autodiscover_alone() {
             security: Security::Tls,
             login_format: Some("%EMAILADDRESS%".to_owned()),
             needs_trust: vec![],
+            addresses: vec![std::net::SocketAddr::from((LOCALHOST, 993))],
         }
     );
     let post = w
@@ -230,6 +231,11 @@ async fn probe_alone_implicit_tls() {
     let d = ok(discover(&alice(), None, &w.config).await);
     let port = w.imaps.as_ref().unwrap().port;
     assert_eq!(d.source, format!("probe:imap.example.test:{port}"));
+    // The address discovery checked, to connect to without resolving again.
+    assert_eq!(
+        d.settings.addresses,
+        [std::net::SocketAddr::from((LOCALHOST, port))]
+    );
     assert_eq!(
         (
             d.settings.port,
@@ -278,6 +284,45 @@ async fn starttls_not_advertised_is_not_a_result() {
     let trace = nothing(discover(&alice(), None, &w.config).await);
     let t = text(&trace);
     assert!(t.contains("does not advertise STARTTLS"), "{t}");
+}
+
+#[tokio::test]
+async fn preauth_before_starttls_is_not_a_result() {
+    let w = world(
+        not_found(),
+        not_found(),
+        None,
+        Some(ImapMode::PreauthStarttls),
+    )
+    .await;
+    w.dns.a("imap.example.test");
+    let trace = nothing(discover(&alice(), None, &w.config).await);
+    let t = text(&trace);
+    assert!(t.contains("pre-authenticated"), "{t}");
+}
+
+#[tokio::test]
+async fn preauth_on_implicit_tls_is_not_a_result() {
+    let w = world(not_found(), not_found(), Some(ImapMode::PreauthTls), None).await;
+    w.dns.a("imap.example.test");
+    let trace = nothing(discover(&alice(), None, &w.config).await);
+    let t = text(&trace);
+    assert!(t.contains("pre-authenticates connections"), "{t}");
+}
+
+#[tokio::test]
+async fn data_injected_after_the_starttls_ok_is_not_a_result() {
+    let w = world(
+        not_found(),
+        not_found(),
+        None,
+        Some(ImapMode::InjectingStarttls),
+    )
+    .await;
+    w.dns.a("imap.example.test");
+    let trace = nothing(discover(&alice(), None, &w.config).await);
+    let t = text(&trace);
+    assert!(t.contains("after accepting STARTTLS"), "{t}");
 }
 
 // ------------------------------------------------------------ precedence

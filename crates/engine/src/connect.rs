@@ -25,20 +25,24 @@ pub fn trust_for(
     TlsTrust::new(extra).map_err(|e| EngineError::InvalidInput(format!("the CA file cannot be used: {e}")))
 }
 
-/// Connection options for an endpoint.
-pub fn connect_options(
+/// Connection options for an endpoint. With a `--resolver`, the host is
+/// looked up there (as discovery does) and connected to at those addresses;
+/// TLS is still checked against the host name.
+pub async fn connect_options(
     defaults: &ConnectionDefaults,
     settings: &EndpointSettings,
 ) -> Result<ConnectOptions, EngineError> {
-    Ok(ConnectOptions {
-        host: settings.host.clone(),
-        port: settings.port,
-        security: settings.security,
-        trust: trust_for(defaults, settings)?,
-        connect_timeout: defaults.connect_timeout,
-        response_timeout: defaults.response_timeout,
-        limits: Limits::default(),
-    })
+    let mut options = ConnectOptions::new(settings.host.clone(), settings.port, settings.security, trust_for(defaults, settings)?);
+    options.connect_timeout = defaults.connect_timeout;
+    options.response_timeout = defaults.response_timeout;
+    options.limits = Limits::default();
+    if defaults.resolver.is_some() {
+        let addrs = mailferry_discovery::resolve_host(&settings.host, defaults.resolver, defaults.connect_timeout)
+            .await
+            .map_err(|e| EngineError::Unreachable(e.to_string()))?;
+        options.connect_to = Some(addrs.into_iter().map(|ip| std::net::SocketAddr::new(ip, settings.port)).collect());
+    }
+    Ok(options)
 }
 
 /// Who logs in, for whom: what the endpoint test reports and what a login
@@ -103,7 +107,10 @@ pub async fn open_session(
     plan: &LoginPlan,
     secret: &Secret,
 ) -> Result<Session, ImapError> {
-    let options = connect_options(defaults, settings).map_err(|e| ImapError::CaFile { reason: e.to_string() })?;
+    let options = connect_options(defaults, settings).await.map_err(|e| match e {
+        EngineError::Unreachable(why) => ImapError::Resolve { host: settings.host.clone(), reason: why },
+        other => ImapError::CaFile { reason: other.to_string() },
+    })?;
     let mut session = Session::connect(&options).await?;
     session.authenticate(auth_for(plan, secret)).await?;
     Ok(session)

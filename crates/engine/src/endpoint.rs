@@ -20,6 +20,9 @@ pub struct EndpointSpec {
     pub skip_verification: bool,
     /// How the settings were obtained, when discovered.
     pub discovered_from: Option<String>,
+    /// Hosts outside the address's domain the administrator trusted for
+    /// discovery (`--trust-host`); recorded with the endpoint.
+    pub trusted_hosts: Vec<String>,
 }
 
 /// The changes `endpoint set` may make; `None` keeps the stored value.
@@ -127,7 +130,7 @@ impl Engine {
                 admin_secret: spec.admin_secret,
                 verified: test.is_some(),
                 discovered_from: spec.discovered_from,
-                trusted_hosts: Vec::new(),
+                trusted_hosts: spec.trusted_hosts,
                 test_mailbox: spec.test_mailbox.map(|m| m.to_string()),
             })
             .await?;

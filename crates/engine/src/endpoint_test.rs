@@ -122,7 +122,15 @@ pub fn check_input(input: &TestInput<'_>) -> Result<(), EngineError> {
 pub async fn run(defaults: &ConnectionDefaults, input: &TestInput<'_>) -> Result<TestReport, EngineError> {
     check_input(input)?;
     let settings = input.settings;
-    let options = connect_options(defaults, settings)?;
+    let options = match connect_options(defaults, settings).await {
+        Ok(o) => o,
+        Err(EngineError::Unreachable(why)) => {
+            let mut report = TestReport { server: format!("{}:{}", settings.host, settings.port), steps: Vec::new(), writable: None };
+            report.fail(Step::Resolve, why);
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
     let mut report = TestReport {
         server: format!("{}:{}", settings.host, settings.port),
         steps: Vec::new(),

@@ -30,6 +30,14 @@ pub enum EngineError {
     /// The target opened the test mailbox read-only: a migration could not write.
     #[error("the target endpoint {endpoint:?} opened the INBOX of {mailbox:?} read-only: a migration needs to write there (check the administrator's rights)")]
     TargetNotWritable { endpoint: String, mailbox: String },
+    /// Discovery found nothing usable, or what it found failed its test;
+    /// nothing was stored. The message lists every candidate and says how to
+    /// go on by hand.
+    #[error("{0}")]
+    DiscoveryFailed(String),
+    /// A host could not be reached (its name did not resolve).
+    #[error("{0}")]
+    Unreachable(String),
     /// The operation does not apply in the current state.
     #[error("{0}")]
     InvalidState(String),
@@ -50,6 +58,8 @@ impl EngineError {
             EngineError::Conflict(_) => "conflict",
             EngineError::TargetNotWritable { .. } => "target_not_writable",
             EngineError::InvalidState(_) => "invalid_state",
+            EngineError::DiscoveryFailed(_) => "discovery_failed",
+            EngineError::Unreachable(_) => "unreachable",
             EngineError::Store(_) => "store_error",
         }
     }
@@ -67,6 +77,8 @@ impl EngineError {
             EngineError::InUse { .. }
             | EngineError::TestFailed(_)
             | EngineError::TargetNotWritable { .. }
+            | EngineError::DiscoveryFailed(_)
+            | EngineError::Unreachable(_)
             | EngineError::Store(_) => 1,
         }
     }

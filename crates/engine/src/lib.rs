@@ -12,6 +12,7 @@
 //! - [`lifecycle`]: stop, complete, remove, add users.
 //! - [`scheduler`]: start-after, incremental intervals, complete-after, autocomplete.
 //! - [`endpoint_test`]: the step-by-step test of an endpoint (SPEC section 1.1).
+//! - [`discover`]: settings from an address; a batch created from one.
 //! - [`connect`]: from an endpoint's settings and credentials to a logged-in
 //!   IMAP session acting for one mailbox.
 //! - [`verify`]: proves a copy message by message (SHA-256, flags, INTERNALDATE).
@@ -30,6 +31,7 @@
 
 pub mod batch;
 pub mod connect;
+pub mod discover;
 pub mod endpoint;
 pub mod endpoint_test;
 pub mod error;
@@ -56,6 +58,8 @@ pub struct ConnectionDefaults {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The DNS server every lookup asks (`--resolver`); `None`: the system's.
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 /// How a mailbox's sync retries a transient failure (a dropped connection,
@@ -80,6 +84,7 @@ impl Default for ConnectionDefaults {
             connect_timeout: Duration::from_secs(15),
             response_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            resolver: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use mailferry_store::EndpointRecord;
 
 /// `endpoint show` and each element of `endpoint list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     pub name: String,
     pub kind: &'static str,
@@ -61,7 +61,7 @@ use mailferry_store::{FolderState, SkippedItem, UserRecord};
 use crate::batch::BatchState;
 
 /// A migration user in `batch show`, `user list` and the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub email: String,
     pub batch: String,
@@ -97,7 +97,7 @@ impl From<&UserRecord> for UserView {
 }
 
 /// `batch show` (with users) and `batch list` (without).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchView {
     pub name: String,
     pub status: String,
@@ -109,6 +109,7 @@ pub struct BatchView {
     pub items_synced: u64,
     pub items_skipped: u64,
     pub bytes_synced: u64,
+    #[schema(value_type = Object)]
     pub options: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<UserView>>,
@@ -134,7 +135,7 @@ impl BatchView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FolderView {
     pub source: String,
     pub target: Option<String>,
@@ -162,7 +163,7 @@ impl From<&FolderState> for FolderView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SkippedView {
     pub folder: String,
     pub uid: u32,
@@ -188,7 +189,7 @@ impl From<&SkippedItem> for SkippedView {
 }
 
 /// `user show`: the user, its folders and its skipped items.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserDetailView {
     #[serde(flatten)]
     pub user: UserView,

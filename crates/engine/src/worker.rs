@@ -206,7 +206,7 @@ async fn run_claimed(cx: Arc<RunContext>, user: UserRecord, lease: Lease, ttl: D
             }
         })
     };
-    let status = crate::sync::user::run_user(&cx, user, Some(&lease), &stop, &lost).await;
+    let status = crate::sync::user::run_user(&cx, user, Some(&lease), ttl, &stop, &lost).await;
     heartbeat.abort();
     if !lost.is_raised() {
         let _ = cx.engine.store().release_lease(&lease).await;

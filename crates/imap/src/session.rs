@@ -38,12 +38,19 @@ pub struct ConnectOptions {
     pub port: u16,
     pub security: Security,
     pub trust: TlsTrust,
-    /// For resolving the name and for each TCP connection attempt.
+    /// For resolving the name (unless `connect_to` is given) and for each
+    /// TCP connection attempt.
     pub connect_timeout: Duration,
     /// For every awaited response (and the TLS handshake): the server must
     /// make progress within it.
     pub response_timeout: Duration,
     pub limits: Limits,
+    /// The addresses to connect to instead of resolving `host` (e.g. the
+    /// ones discovery checked, or ones resolved through a chosen DNS
+    /// server): tried in order, each within `connect_timeout`. `host` is
+    /// still the name TLS verifies the certificate against (and sends as
+    /// SNI). `None` (the default) resolves `host` with the system resolver.
+    pub connect_to: Option<Vec<SocketAddr>>,
 }
 
 impl ConnectOptions {
@@ -60,6 +67,7 @@ impl ConnectOptions {
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             response_timeout: Self::DEFAULT_RESPONSE_TIMEOUT,
             limits: Limits::default(),
+            connect_to: None,
         }
     }
 }
@@ -427,8 +435,9 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// Resolves the host, connects (trying each address), sets up TLS as
-    /// asked, reads the greeting and learns the capabilities.
+    /// Resolves the host (or takes [`ConnectOptions::connect_to`]), connects
+    /// (trying each address in order), sets up TLS as asked (verified
+    /// against `host`), reads the greeting and learns the capabilities.
     pub async fn connect(opts: &ConnectOptions) -> Result<Session, ImapError> {
         let (tcp, peer) = connect_tcp(opts).await?;
         let _ = tcp.set_nodelay(true);
@@ -759,15 +768,23 @@ async fn connect_tcp(opts: &ConnectOptions) -> Result<(TcpStream, SocketAddr), I
         host: host.to_owned(),
         reason,
     };
-    let addrs: Vec<SocketAddr> = match tokio::time::timeout(
-        opts.connect_timeout,
-        tokio::net::lookup_host((host, opts.port)),
-    )
-    .await
-    {
-        Err(_) => return Err(resolve("the name lookup timed out".to_owned())),
-        Ok(Err(e)) => return Err(resolve(e.to_string())),
-        Ok(Ok(addrs)) => addrs.collect(),
+    let addrs: Vec<SocketAddr> = match &opts.connect_to {
+        Some(addrs) if addrs.is_empty() => {
+            return Err(ImapError::InvalidArgument {
+                what: format!("no address was given to connect to {host}"),
+            })
+        }
+        Some(addrs) => addrs.clone(),
+        None => match tokio::time::timeout(
+            opts.connect_timeout,
+            tokio::net::lookup_host((host, opts.port)),
+        )
+        .await
+        {
+            Err(_) => return Err(resolve("the name lookup timed out".to_owned())),
+            Ok(Err(e)) => return Err(resolve(e.to_string())),
+            Ok(Ok(addrs)) => addrs.collect(),
+        },
     };
     let mut last = None;
     for addr in addrs {

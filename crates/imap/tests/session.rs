@@ -789,3 +789,120 @@ fn system_trust_loads_or_explains() {
         Err(e) => panic!("{e:?}"),
     }
 }
+
+// ------------------------------------------------------------ connect_to
+
+/// A name that does not resolve (`.test` is reserved), with a certificate
+/// for it served on 127.0.0.1.
+const UNRESOLVABLE: &str = "imap.example.test";
+
+fn connect_to_options(port: u16, security: Security, trust: TlsTrust) -> ConnectOptions {
+    let mut o = tls_options(port, security, trust);
+    o.host = UNRESOLVABLE.to_owned();
+    o.connect_to = Some(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))]);
+    o
+}
+
+/// A loopback port with nothing listening.
+async fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn connect_to_is_off_by_default() {
+    let o = ConnectOptions::new("h", 993, Security::Tls, pki().trust());
+    assert_eq!(o.connect_to, None);
+}
+
+#[tokio::test]
+async fn connect_to_skips_the_lookup_and_verifies_the_host_name() {
+    let pki = pki();
+    let (port, srv) = tls_server(&pki, UNRESOLVABLE, false).await;
+    let o = connect_to_options(port, Security::Tls, pki.trust());
+    let s = Session::connect(&o).await.unwrap();
+    assert_eq!(s.greeting(), "secure");
+    assert_eq!(s.peer_addr(), o.connect_to.as_ref().unwrap()[0]);
+    s.logout().await.unwrap();
+    srv.await.unwrap();
+}
+
+#[tokio::test]
+async fn connect_to_with_starttls() {
+    let pki = pki();
+    let (port, srv) = tls_server(&pki, UNRESOLVABLE, true).await;
+    let s = Session::connect(&connect_to_options(port, Security::Starttls, pki.trust()))
+        .await
+        .unwrap();
+    assert!(s.capabilities().has_auth("PLAIN"));
+    s.logout().await.unwrap();
+    srv.await.unwrap();
+}
+
+#[tokio::test]
+async fn without_connect_to_the_name_must_resolve() {
+    let pki = pki();
+    let mut o = connect_to_options(closed_port().await, Security::Tls, pki.trust());
+    o.connect_to = None;
+    let err = Session::connect(&o).await.unwrap_err();
+    let ImapError::Resolve { host, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(host, UNRESOLVABLE);
+}
+
+#[tokio::test]
+async fn connect_to_still_checks_the_certificate_against_the_host() {
+    let pki = pki();
+    // The server at that address has a certificate for another name.
+    let (port, srv) = tls_server(&pki, "imap.other.example", false).await;
+    let err = Session::connect(&connect_to_options(port, Security::Tls, pki.trust()))
+        .await
+        .unwrap_err();
+    let ImapError::Tls { host, reason } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(host, UNRESOLVABLE);
+    assert!(
+        matches!(reason, TlsFailure::NotValidForName { name, .. } if name == UNRESOLVABLE),
+        "{reason:?}"
+    );
+    srv.await.unwrap();
+}
+
+#[tokio::test]
+async fn connect_to_tries_the_addresses_in_order() {
+    let pki = pki();
+    let (port, srv) = tls_server(&pki, UNRESOLVABLE, false).await;
+    let dead = std::net::SocketAddr::from(([127, 0, 0, 1], closed_port().await));
+    let live = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut o = connect_to_options(port, Security::Tls, pki.trust());
+    o.connect_to = Some(vec![dead, live]);
+    let s = Session::connect(&o).await.unwrap();
+    assert_eq!(s.peer_addr(), live);
+    s.logout().await.unwrap();
+    srv.await.unwrap();
+}
+
+#[tokio::test]
+async fn connect_to_failures_name_the_host_and_the_address() {
+    let pki = pki();
+    let dead = std::net::SocketAddr::from(([127, 0, 0, 1], closed_port().await));
+    let mut o = connect_to_options(dead.port(), Security::Tls, pki.trust());
+    o.connect_to = Some(vec![dead]);
+    let err = Session::connect(&o).await.unwrap_err();
+    let ImapError::Connect {
+        host,
+        addr,
+        failure,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((host.as_str(), *addr), (UNRESOLVABLE, dead));
+    assert_eq!(*failure, ConnectFailure::Refused);
+
+    o.connect_to = Some(vec![]);
+    let err = Session::connect(&o).await.unwrap_err();
+    assert!(matches!(err, ImapError::InvalidArgument { .. }), "{err:?}");
+}

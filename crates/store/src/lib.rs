@@ -1,6 +1,6 @@
 //! Persistence of mailferry: endpoints, batches, migration users and their
-//! sync state, the event log — in SQLite now, PostgreSQL later — and the
-//! sealing of secrets at rest.
+//! sync state, the event log — in SQLite or PostgreSQL — and the sealing of
+//! secrets at rest.
 //!
 //! ## Layout
 //! - [`store`]: the [`Store`] trait, object-safe, held as `Arc<dyn Store>`;
@@ -10,6 +10,11 @@
 //!   [`UserRecord`], [`FolderState`], [`CopyIntent`], [`SkippedItem`],
 //!   [`NewEvent`], ...).
 //! - [`sqlite`]: [`SqliteStore`], the embedded backend (`DATA_DIR/mailferry.db`).
+//! - [`postgres`]: [`PgStore`], the shared backend (`--db postgres://…`) for
+//!   any number of processes on any number of hosts.
+//! - `common` (private): what both backends share — column lists, claim
+//!   order and endpoint accounting, error constructors; `rows` (private):
+//!   raw rows and their conversion to records.
 //! - [`secrets`]: [`SecretBox`], XChaCha20-Poly1305 with the key from
 //!   `MAILFERRY_SECRET_KEY` or `DATA_DIR/secret.key` (mode 0600).
 //! - [`migrate`]: the schema migrations per dialect
@@ -43,6 +48,11 @@
 //! transition (Synced, Stopped, Failed, Completed) made with a fence gives
 //! the lease up in the same transaction.
 //!
+//! ## Leadership
+//! What exactly one process may run (the scheduler) is led by whoever holds
+//! the lease of the one-row `leader` table ([`Store::try_lead`]), renewed
+//! by its holder and taken over once expired.
+//!
 //! ## Sync state
 //! A copied message is identified by its source (folder, UIDVALIDITY, UID)
 //! in `uid_map`: an `intent` row is written before the APPEND, turned
@@ -56,8 +66,10 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+mod common;
 pub mod migrate;
 pub mod model;
+pub mod postgres;
 mod rows;
 pub mod secrets;
 pub mod sqlite;
@@ -75,13 +87,16 @@ pub use model::{
     WorkerRecord,
 };
 pub use secrets::{SealedAt, SecretBox, SecretError};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;
 
 /// Opens the store a command line or service asks for: `db_url` `None`
 /// means SQLite in `data_dir`; `sqlite://PATH` a SQLite file elsewhere
 /// (the secret key still comes from `data_dir` or `MAILFERRY_SECRET_KEY`);
-/// `postgres://` is not supported by this build yet.
+/// `postgres://…` (or `postgresql://…`) a PostgreSQL database, shared by any
+/// number of processes (they all need the same secret key). Errors never
+/// include the URL: it may hold a password.
 pub async fn open_store(
     db_url: Option<&str>,
     data_dir: &Path,
@@ -92,9 +107,7 @@ pub async fn open_store(
             Ok(Arc::new(SqliteStore::open_url(url, data_dir).await?))
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(StoreError::Unsupported(
-                "PostgreSQL databases are not supported by this build yet".into(),
-            ))
+            Ok(Arc::new(PgStore::open(url, data_dir).await?))
         }
         // Never echo the URL: it may carry a password.
         Some(_) => Err(StoreError::Unsupported(

@@ -5,7 +5,7 @@
 //! The SQLite and PostgreSQL lists must have the same versions and names
 //! and equivalent DDL (a unit test checks the first two).
 
-use sqlx::SqlitePool;
+use sqlx::{Connection, PgPool, SqlitePool};
 
 use crate::error::StoreError;
 use crate::util::now_ms;
@@ -30,10 +30,14 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "sync_state",
         sql: include_str!("../migrations/sqlite/0002_sync_state.sql"),
     },
+    Migration {
+        version: 3,
+        name: "leader",
+        sql: include_str!("../migrations/sqlite/0003_leader.sql"),
+    },
 ];
 
-/// Migrations for PostgreSQL, oldest first (not run yet: the PostgreSQL
-/// store comes later).
+/// Migrations for PostgreSQL, oldest first.
 pub const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -44,6 +48,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "sync_state",
         sql: include_str!("../migrations/postgres/0002_sync_state.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "leader",
+        sql: include_str!("../migrations/postgres/0003_leader.sql"),
     },
 ];
 
@@ -131,8 +140,102 @@ pub(crate) async fn run_sqlite(pool: &SqlitePool, known: &[Migration]) -> Result
         if done.is_some() {
             continue; // another process applied it; the transaction rolls back on drop
         }
-        sqlx::raw_sql(m.sql)
-            .execute(&mut *tx)
+        // Executor::execute rather than RawSql::execute, whose future is
+        // not Send (see apply_postgres)
+        sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(m.sql))
+            .await
+            .map_err(|e| fail(&format!("migration {} ({}) failed", m.version, m.name), e))?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| fail("cannot record a migration", e))?;
+        tx.commit().await.map_err(|e| {
+            fail(
+                &format!("cannot commit migration {} ({})", m.version, m.name),
+                e,
+            )
+        })?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied schema migration"
+        );
+    }
+    Ok(latest_version(known))
+}
+
+/// The key of the session-level advisory lock under which a PostgreSQL
+/// database is migrated: processes starting at once migrate one after the
+/// other (the later ones find nothing left to do).
+pub const POSTGRES_MIGRATION_LOCK: i64 = 0x6d66_5f6d_6967_7261; // "mf_migra"
+
+/// Brings a PostgreSQL database up to the newest schema, under
+/// [`POSTGRES_MIGRATION_LOCK`]; each migration runs in its own transaction
+/// (PostgreSQL's DDL is transactional). Returns the schema version
+/// afterwards.
+pub(crate) async fn migrate_postgres(pool: &PgPool) -> Result<i64, StoreError> {
+    run_postgres(pool, POSTGRES_MIGRATION_LOCK, POSTGRES_MIGRATIONS).await
+}
+
+pub(crate) async fn run_postgres(
+    pool: &PgPool,
+    lock: i64,
+    known: &[Migration],
+) -> Result<i64, StoreError> {
+    let fail = |what: &str, e: sqlx::Error| {
+        StoreError::Migration(format!("{what}: {}", StoreError::db("", e)))
+    };
+    // A connection of its own, closed at the end: the advisory lock is the
+    // session's, so it goes with the connection even if a step fails (a
+    // pooled connection would keep it).
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| fail("cannot connect", e))?
+        .detach();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| fail("cannot take the migration lock", e))?;
+    let result = apply_postgres(&mut conn, known).await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn apply_postgres(
+    conn: &mut sqlx::PgConnection,
+    known: &[Migration],
+) -> Result<i64, StoreError> {
+    let fail = |what: &str, e: sqlx::Error| {
+        StoreError::Migration(format!("{what}: {}", StoreError::db("", e)))
+    };
+    sqlx::query(SCHEMA_MIGRATIONS_DDL)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| fail("cannot create schema_migrations", e))?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| fail("cannot read schema_migrations", e))?;
+    check_applied(&applied, known)?;
+    for m in known {
+        if applied.iter().any(|(v, _)| *v == m.version) {
+            continue;
+        }
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(|e| fail("cannot begin a transaction", e))?;
+        // Executor::execute rather than RawSql::execute: the latter's
+        // future is not Send (its executor bound is not general enough)
+        sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(m.sql))
             .await
             .map_err(|e| fail(&format!("migration {} ({}) failed", m.version, m.name), e))?;
         sqlx::query(

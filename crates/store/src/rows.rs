@@ -364,3 +364,147 @@ impl SkippedRow {
         })
     }
 }
+
+
+/// The readers of the raw rows above from a backend's row type (`SqliteRow`,
+/// `PgRow`): the same column names and Rust types in both dialects.
+macro_rules! row_readers {
+    ($row:ty) => {
+        pub(crate) fn endpoint_row(row: &$row) -> Result<EndpointRow, StoreError> {
+            let get = |e| StoreError::db("read endpoint", e);
+            Ok(EndpointRow {
+                id: row.try_get("id").map_err(get)?,
+                name: row.try_get("name").map_err(get)?,
+                kind: row.try_get("kind").map_err(get)?,
+                host: row.try_get("host").map_err(get)?,
+                port: row.try_get("port").map_err(get)?,
+                security: row.try_get("security").map_err(get)?,
+                admin_login: row.try_get("admin_login").map_err(get)?,
+                has_admin_secret: row.try_get("has_admin_secret").map_err(get)?,
+                impersonation: row.try_get("impersonation").map_err(get)?,
+                master_separator: row.try_get("master_separator").map_err(get)?,
+                login_format: row.try_get("login_format").map_err(get)?,
+                max_concurrent_migrations: row.try_get("max_concurrent_migrations").map_err(get)?,
+                max_concurrent_incremental: row.try_get("max_concurrent_incremental").map_err(get)?,
+                ca_pem: row.try_get("ca_pem").map_err(get)?,
+                verified: row.try_get("verified").map_err(get)?,
+                discovered_from: row.try_get("discovered_from").map_err(get)?,
+                trusted_hosts: row.try_get("trusted_hosts").map_err(get)?,
+                test_mailbox: row.try_get("test_mailbox").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+                updated_at: row.try_get("updated_at").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn batch_row(row: &$row) -> Result<BatchRow, StoreError> {
+            let get = |e| StoreError::db("read batch", e);
+            Ok(BatchRow {
+                id: row.try_get("id").map_err(get)?,
+                name: row.try_get("name").map_err(get)?,
+                source_endpoint_id: row.try_get("source_endpoint_id").map_err(get)?,
+                source_name: row.try_get("source_name").map_err(get)?,
+                target_endpoint_id: row.try_get("target_endpoint_id").map_err(get)?,
+                target_name: row.try_get("target_name").map_err(get)?,
+                options: row.try_get("options").map_err(get)?,
+                started: row.try_get("started").map_err(get)?,
+                removing: row.try_get("removing").map_err(get)?,
+                started_at: row.try_get("started_at").map_err(get)?,
+                complete_requested_at: row.try_get("complete_requested_at").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+                updated_at: row.try_get("updated_at").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn event_row(row: &$row) -> Result<EventRow, StoreError> {
+            let get = |e| StoreError::db("read event", e);
+            Ok(EventRow {
+                id: row.try_get("id").map_err(get)?,
+                at: row.try_get("at").map_err(get)?,
+                level: row.try_get("level").map_err(get)?,
+                kind: row.try_get("kind").map_err(get)?,
+                message: row.try_get("message").map_err(get)?,
+                endpoint_id: row.try_get("endpoint_id").map_err(get)?,
+                batch_id: row.try_get("batch_id").map_err(get)?,
+                user_id: row.try_get("user_id").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn user_row(row: &$row) -> Result<UserRow, StoreError> {
+            let get = |e| StoreError::db("read migration user", e);
+            Ok(UserRow {
+                id: row.try_get("id").map_err(get)?,
+                batch_id: row.try_get("batch_id").map_err(get)?,
+                batch_name: row.try_get("batch_name").map_err(get)?,
+                email: row.try_get("email").map_err(get)?,
+                source_login: row.try_get("source_login").map_err(get)?,
+                has_source_secret: row.try_get("has_source_secret").map_err(get)?,
+                status: row.try_get("status").map_err(get)?,
+                was_synced: row.try_get("was_synced").map_err(get)?,
+                items_source: row.try_get("items_source").map_err(get)?,
+                items_synced: row.try_get("items_synced").map_err(get)?,
+                items_skipped_bad: row.try_get("items_skipped_bad").map_err(get)?,
+                items_skipped_large: row.try_get("items_skipped_large").map_err(get)?,
+                bytes_synced: row.try_get("bytes_synced").map_err(get)?,
+                sync_started_at: row.try_get("sync_started_at").map_err(get)?,
+                last_sync_at: row.try_get("last_sync_at").map_err(get)?,
+                next_sync_at: row.try_get("next_sync_at").map_err(get)?,
+                last_error: row.try_get("last_error").map_err(get)?,
+                csv_line: row.try_get("csv_line").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+                updated_at: row.try_get("updated_at").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn folder_state_row(row: &$row) -> Result<FolderStateRow, StoreError> {
+            let get = |e| StoreError::db("read folder state", e);
+            Ok(FolderStateRow {
+                user_id: row.try_get("user_id").map_err(get)?,
+                source_folder: row.try_get("source_folder").map_err(get)?,
+                target_folder: row.try_get("target_folder").map_err(get)?,
+                source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+                target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
+                highest_modseq: row.try_get("highest_modseq").map_err(get)?,
+                last_seen_uid: row.try_get("last_seen_uid").map_err(get)?,
+                subscribed: row.try_get("subscribed").map_err(get)?,
+                messages_source: row.try_get("messages_source").map_err(get)?,
+                messages_synced: row.try_get("messages_synced").map_err(get)?,
+                messages_skipped: row.try_get("messages_skipped").map_err(get)?,
+                bytes_synced: row.try_get("bytes_synced").map_err(get)?,
+                last_sync_at: row.try_get("last_sync_at").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn intent_row(row: &$row) -> Result<IntentRow, StoreError> {
+            let get = |e| StoreError::db("read UID map", e);
+            Ok(IntentRow {
+                source_folder: row.try_get("source_folder").map_err(get)?,
+                source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+                source_uid: row.try_get("source_uid").map_err(get)?,
+                target_folder: row.try_get("target_folder").map_err(get)?,
+                target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
+                target_uidnext: row.try_get("target_uidnext").map_err(get)?,
+                size: row.try_get("size").map_err(get)?,
+                internal_date: row.try_get("internal_date").map_err(get)?,
+                sha256: row.try_get("sha256").map_err(get)?,
+            })
+        }
+
+        pub(crate) fn skipped_row(row: &$row) -> Result<SkippedRow, StoreError> {
+            let get = |e| StoreError::db("read skipped item", e);
+            Ok(SkippedRow {
+                id: row.try_get("id").map_err(get)?,
+                folder: row.try_get("folder").map_err(get)?,
+                source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
+                uid: row.try_get("uid").map_err(get)?,
+                size: row.try_get("size").map_err(get)?,
+                date: row.try_get("message_date_text").map_err(get)?,
+                subject: row.try_get("subject").map_err(get)?,
+                kind: row.try_get("kind").map_err(get)?,
+                reason: row.try_get("reason").map_err(get)?,
+                created_at: row.try_get("created_at").map_err(get)?,
+            })
+        }
+
+    };
+}
+pub(crate) use row_readers;

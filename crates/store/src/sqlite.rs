@@ -2,12 +2,12 @@
 //! foreign keys on.
 //!
 //! The SQL uses `$1`-style placeholders (SQLite reads `$N` as a numbered
-//! parameter and sqlx-sqlite binds it by number), so the same statements can
-//! serve the PostgreSQL store later.
+//! parameter and sqlx-sqlite binds it by number), so the same statements
+//! serve the PostgreSQL store (`crate::postgres`) where the dialects agree.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,54 +28,24 @@ use crate::model::{
     FolderState, Lease, LeaseInfo, NewBatch, NewEndpoint, NewEvent, NewMigrationUser, SkipKind,
     SkippedItem, UserCounters, UserFilter, UserRecord, WorkerInfo, WorkerRecord, TokenRecord,
 };
-use crate::rows::{
-    int, BatchRow, EndpointRow, EventRow, FolderStateRow, IntentRow, SkippedRow, UserRow,
+use crate::common::{
+    admin_secret_at, batch_endpoints, batch_updated, choose_claims, conflict, create_private_dir,
+    is_settled, lease_lost, parse_status, prepare_users, skipped_column, source_secret_at,
+    token_row, ttl_ms, user_not_found, TRY_LEAD, ClaimKey, ClaimStream, EndpointLoad, PreparedUser,
+    BATCH_SELECT, ENDPOINT_COLUMNS, FOLDER_COLUMNS, INTENT_COLUMNS, USER_ORDER, USER_SELECT,
 };
-use crate::secrets::{SealedAt, SecretBox};
+use crate::rows::{
+    int, row_readers, BatchRow, EndpointRow, EventRow, FolderStateRow, IntentRow, SkippedRow,
+    UserRow,
+};
+use crate::secrets::SecretBox;
 use crate::store::Store;
 use crate::util::{from_ms, new_id, new_ordered_id, now_ms, to_i64};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "mailferry.db";
 
-const ENDPOINT_COLUMNS: &str = "id, name, kind, host, port, security, admin_login, \
-     (admin_secret IS NOT NULL) AS has_admin_secret, impersonation, master_separator, \
-     login_format, max_concurrent_migrations, max_concurrent_incremental, ca_pem, verified, \
-     discovered_from, trusted_hosts, test_mailbox, created_at, updated_at";
-
-const BATCH_SELECT: &str = "SELECT b.id, b.name, b.source_endpoint_id, s.name AS source_name, \
-     b.target_endpoint_id, t.name AS target_name, b.options, b.started, b.removing, \
-     b.started_at, b.complete_requested_at, b.created_at, b.updated_at \
-     FROM batches b \
-     JOIN endpoints s ON s.id = b.source_endpoint_id \
-     JOIN endpoints t ON t.id = b.target_endpoint_id";
-
-const USER_SELECT: &str = "SELECT u.id, u.batch_id, b.name AS batch_name, u.email, \
-     u.source_login, (u.source_secret IS NOT NULL) AS has_source_secret, u.status, u.was_synced, \
-     u.items_source, u.items_synced, u.items_skipped_bad, u.items_skipped_large, u.bytes_synced, \
-     u.sync_started_at, u.last_sync_at, u.next_sync_at, u.last_error, u.csv_line, u.created_at, \
-     u.updated_at \
-     FROM migration_users u JOIN batches b ON b.id = u.batch_id";
-
-const USER_ORDER: &str =
-    " ORDER BY lower(b.name), b.name, (u.csv_line IS NULL), u.csv_line, lower(u.email), u.id";
-
-const FOLDER_COLUMNS: &str = "user_id, source_folder, target_folder, source_uidvalidity, \
-     target_uidvalidity, highest_modseq, last_seen_uid, subscribed, messages_source, \
-     messages_synced, messages_skipped, bytes_synced, last_sync_at";
-
-const INTENT_COLUMNS: &str = "source_folder, source_uidvalidity, source_uid, target_folder, \
-     target_uidvalidity, target_uidnext, size, internal_date, sha256";
-
-/// A user to insert, with its id and sealed secret prepared before the
-/// transaction begins.
-struct PreparedUser {
-    id: String,
-    email: String,
-    source_login: String,
-    sealed_secret: Option<Vec<u8>>,
-    csv_line: i64,
-}
+row_readers!(SqliteRow);
 
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -187,23 +157,7 @@ impl SqliteStore {
     /// Ids, sealed secrets and stored values of new users, ready before any
     /// transaction begins (sealing is the slow part).
     fn prepare_users(&self, users: Vec<NewMigrationUser>) -> Result<Vec<PreparedUser>, StoreError> {
-        users
-            .into_iter()
-            .map(|u| {
-                let id = new_id()?;
-                let sealed_secret = match &u.source_secret {
-                    Some(secret) => Some(self.secrets.seal(secret, source_secret_at(&id))?),
-                    None => None,
-                };
-                Ok(PreparedUser {
-                    csv_line: to_i64(u.csv_line, "CSV line")?,
-                    email: u.email.as_str().to_owned(),
-                    source_login: u.source_login,
-                    sealed_secret,
-                    id,
-                })
-            })
-            .collect()
+        prepare_users(&self.secrets, users)
     }
 
     async fn batch_by_id(&self, id: &str) -> Result<BatchRecord, StoreError> {
@@ -237,18 +191,6 @@ impl SqliteStore {
     }
 }
 
-/// Creates `dir` (and missing parents) with mode 0700.
-fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })
-}
-
 /// The file path in a `sqlite://PATH` or `sqlite:PATH` URL. Never echoes
 /// the URL in an error (a database URL may carry a password).
 pub fn parse_sqlite_url(url: &str) -> Result<PathBuf, StoreError> {
@@ -269,184 +211,6 @@ pub fn parse_sqlite_url(url: &str) -> Result<PathBuf, StoreError> {
         ));
     }
     Ok(PathBuf::from(rest))
-}
-
-fn endpoint_row(row: &SqliteRow) -> Result<EndpointRow, StoreError> {
-    let get = |e| StoreError::db("read endpoint", e);
-    Ok(EndpointRow {
-        id: row.try_get("id").map_err(get)?,
-        name: row.try_get("name").map_err(get)?,
-        kind: row.try_get("kind").map_err(get)?,
-        host: row.try_get("host").map_err(get)?,
-        port: row.try_get("port").map_err(get)?,
-        security: row.try_get("security").map_err(get)?,
-        admin_login: row.try_get("admin_login").map_err(get)?,
-        has_admin_secret: row.try_get("has_admin_secret").map_err(get)?,
-        impersonation: row.try_get("impersonation").map_err(get)?,
-        master_separator: row.try_get("master_separator").map_err(get)?,
-        login_format: row.try_get("login_format").map_err(get)?,
-        max_concurrent_migrations: row.try_get("max_concurrent_migrations").map_err(get)?,
-        max_concurrent_incremental: row.try_get("max_concurrent_incremental").map_err(get)?,
-        ca_pem: row.try_get("ca_pem").map_err(get)?,
-        verified: row.try_get("verified").map_err(get)?,
-        discovered_from: row.try_get("discovered_from").map_err(get)?,
-        trusted_hosts: row.try_get("trusted_hosts").map_err(get)?,
-        test_mailbox: row.try_get("test_mailbox").map_err(get)?,
-        created_at: row.try_get("created_at").map_err(get)?,
-        updated_at: row.try_get("updated_at").map_err(get)?,
-    })
-}
-
-fn batch_row(row: &SqliteRow) -> Result<BatchRow, StoreError> {
-    let get = |e| StoreError::db("read batch", e);
-    Ok(BatchRow {
-        id: row.try_get("id").map_err(get)?,
-        name: row.try_get("name").map_err(get)?,
-        source_endpoint_id: row.try_get("source_endpoint_id").map_err(get)?,
-        source_name: row.try_get("source_name").map_err(get)?,
-        target_endpoint_id: row.try_get("target_endpoint_id").map_err(get)?,
-        target_name: row.try_get("target_name").map_err(get)?,
-        options: row.try_get("options").map_err(get)?,
-        started: row.try_get("started").map_err(get)?,
-        removing: row.try_get("removing").map_err(get)?,
-        started_at: row.try_get("started_at").map_err(get)?,
-        complete_requested_at: row.try_get("complete_requested_at").map_err(get)?,
-        created_at: row.try_get("created_at").map_err(get)?,
-        updated_at: row.try_get("updated_at").map_err(get)?,
-    })
-}
-
-fn event_row(row: &SqliteRow) -> Result<EventRow, StoreError> {
-    let get = |e| StoreError::db("read event", e);
-    Ok(EventRow {
-        id: row.try_get("id").map_err(get)?,
-        at: row.try_get("at").map_err(get)?,
-        level: row.try_get("level").map_err(get)?,
-        kind: row.try_get("kind").map_err(get)?,
-        message: row.try_get("message").map_err(get)?,
-        endpoint_id: row.try_get("endpoint_id").map_err(get)?,
-        batch_id: row.try_get("batch_id").map_err(get)?,
-        user_id: row.try_get("user_id").map_err(get)?,
-    })
-}
-
-fn user_row(row: &SqliteRow) -> Result<UserRow, StoreError> {
-    let get = |e| StoreError::db("read migration user", e);
-    Ok(UserRow {
-        id: row.try_get("id").map_err(get)?,
-        batch_id: row.try_get("batch_id").map_err(get)?,
-        batch_name: row.try_get("batch_name").map_err(get)?,
-        email: row.try_get("email").map_err(get)?,
-        source_login: row.try_get("source_login").map_err(get)?,
-        has_source_secret: row.try_get("has_source_secret").map_err(get)?,
-        status: row.try_get("status").map_err(get)?,
-        was_synced: row.try_get("was_synced").map_err(get)?,
-        items_source: row.try_get("items_source").map_err(get)?,
-        items_synced: row.try_get("items_synced").map_err(get)?,
-        items_skipped_bad: row.try_get("items_skipped_bad").map_err(get)?,
-        items_skipped_large: row.try_get("items_skipped_large").map_err(get)?,
-        bytes_synced: row.try_get("bytes_synced").map_err(get)?,
-        sync_started_at: row.try_get("sync_started_at").map_err(get)?,
-        last_sync_at: row.try_get("last_sync_at").map_err(get)?,
-        next_sync_at: row.try_get("next_sync_at").map_err(get)?,
-        last_error: row.try_get("last_error").map_err(get)?,
-        csv_line: row.try_get("csv_line").map_err(get)?,
-        created_at: row.try_get("created_at").map_err(get)?,
-        updated_at: row.try_get("updated_at").map_err(get)?,
-    })
-}
-
-fn folder_state_row(row: &SqliteRow) -> Result<FolderStateRow, StoreError> {
-    let get = |e| StoreError::db("read folder state", e);
-    Ok(FolderStateRow {
-        user_id: row.try_get("user_id").map_err(get)?,
-        source_folder: row.try_get("source_folder").map_err(get)?,
-        target_folder: row.try_get("target_folder").map_err(get)?,
-        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
-        target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
-        highest_modseq: row.try_get("highest_modseq").map_err(get)?,
-        last_seen_uid: row.try_get("last_seen_uid").map_err(get)?,
-        subscribed: row.try_get("subscribed").map_err(get)?,
-        messages_source: row.try_get("messages_source").map_err(get)?,
-        messages_synced: row.try_get("messages_synced").map_err(get)?,
-        messages_skipped: row.try_get("messages_skipped").map_err(get)?,
-        bytes_synced: row.try_get("bytes_synced").map_err(get)?,
-        last_sync_at: row.try_get("last_sync_at").map_err(get)?,
-    })
-}
-
-fn intent_row(row: &SqliteRow) -> Result<IntentRow, StoreError> {
-    let get = |e| StoreError::db("read UID map", e);
-    Ok(IntentRow {
-        source_folder: row.try_get("source_folder").map_err(get)?,
-        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
-        source_uid: row.try_get("source_uid").map_err(get)?,
-        target_folder: row.try_get("target_folder").map_err(get)?,
-        target_uidvalidity: row.try_get("target_uidvalidity").map_err(get)?,
-        target_uidnext: row.try_get("target_uidnext").map_err(get)?,
-        size: row.try_get("size").map_err(get)?,
-        internal_date: row.try_get("internal_date").map_err(get)?,
-        sha256: row.try_get("sha256").map_err(get)?,
-    })
-}
-
-fn skipped_row(row: &SqliteRow) -> Result<SkippedRow, StoreError> {
-    let get = |e| StoreError::db("read skipped item", e);
-    Ok(SkippedRow {
-        id: row.try_get("id").map_err(get)?,
-        folder: row.try_get("folder").map_err(get)?,
-        source_uidvalidity: row.try_get("source_uidvalidity").map_err(get)?,
-        uid: row.try_get("uid").map_err(get)?,
-        size: row.try_get("size").map_err(get)?,
-        date: row.try_get("message_date_text").map_err(get)?,
-        subject: row.try_get("subject").map_err(get)?,
-        kind: row.try_get("kind").map_err(get)?,
-        reason: row.try_get("reason").map_err(get)?,
-        created_at: row.try_get("created_at").map_err(get)?,
-    })
-}
-
-/// The place of a migration user's sealed source secret.
-fn source_secret_at(id: &str) -> SealedAt<'_> {
-    SealedAt::new("migration_users", id, "source_secret")
-}
-
-fn user_not_found(id: &str) -> StoreError {
-    StoreError::NotFound {
-        what: "migration user",
-        name: id.to_owned(),
-    }
-}
-
-/// The user's counter column for skipped items of this kind.
-fn skipped_column(kind: SkipKind) -> &'static str {
-    match kind {
-        SkipKind::Bad => "items_skipped_bad",
-        SkipKind::Large => "items_skipped_large",
-    }
-}
-
-/// The message of a `Conflict`: how many clashes, the first few named.
-fn conflict(emails: Vec<(String, String)>) -> StoreError {
-    const SHOWN: usize = 10;
-    let mut list: Vec<String> = emails
-        .iter()
-        .take(SHOWN)
-        .map(|(email, batch)| format!("{email} (batch {batch})"))
-        .collect();
-    if emails.len() > SHOWN {
-        list.push(format!("and {} more", emails.len() - SHOWN));
-    }
-    let message = format!(
-        "{} already a user of an active batch: {}",
-        if emails.len() == 1 {
-            "1 address is".to_owned()
-        } else {
-            format!("{} addresses are", emails.len())
-        },
-        list.join(", ")
-    );
-    StoreError::Conflict { message, emails }
 }
 
 /// Inserts users into a batch after checking that none of their addresses
@@ -513,42 +277,6 @@ async fn require_user(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<(),
     found.map(|_| ()).ok_or_else(|| user_not_found(id))
 }
 
-/// A stored status, parsed; anything else is corruption.
-fn parse_status(user_id: &str, status: &str) -> Result<UserStatus, StoreError> {
-    status.parse().map_err(|e: String| {
-        StoreError::corrupt(format!("migration user {user_id:?}, column status: {e}"))
-    })
-}
-
-/// A status after which no worker has anything left to do for the user:
-/// a fenced transition to it gives the lease up.
-fn is_settled(status: UserStatus) -> bool {
-    matches!(
-        status,
-        UserStatus::Synced | UserStatus::Stopped | UserStatus::Failed | UserStatus::Completed
-    )
-}
-
-fn lease_lost(user_id: &str) -> StoreError {
-    StoreError::LeaseLost {
-        user_id: user_id.to_owned(),
-    }
-}
-
-/// The longest lease: beyond it a time-to-live is surely a mistake.
-const MAX_LEASE_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
-
-/// A lease's time-to-live in milliseconds.
-fn ttl_ms(ttl: Duration) -> Result<i64, StoreError> {
-    if ttl > MAX_LEASE_TTL {
-        return Err(StoreError::Unsupported(format!(
-            "a lease of {}s is too long (at most a year)",
-            ttl.as_secs()
-        )));
-    }
-    Ok(ttl.as_millis() as i64)
-}
-
 /// The fence of a worker's write, checked inside the write's transaction
 /// (under `BEGIN IMMEDIATE`, so nothing can change between the check and
 /// the write): `LeaseLost` unless the user's lease owner and token are the
@@ -575,52 +303,6 @@ async fn check_fence(
         Ok(())
     } else {
         Err(lease_lost(user_id))
-    }
-}
-
-/// The concurrency of one endpoint during a claim: its limits and what the
-/// live leases (plus this claim's) use of them.
-#[derive(Debug, Clone, Copy, Default)]
-struct EndpointLoad {
-    max_migrations: i64,
-    max_incremental: i64,
-    migrations: i64,
-    incremental: i64,
-}
-
-impl EndpointLoad {
-    fn has_room(&self, incremental: bool) -> bool {
-        self.migrations < self.max_migrations
-            && (!incremental || self.incremental < self.max_incremental)
-    }
-}
-
-/// Where a claimable user stands in the claim order: Completing first,
-/// then by the time it was queued, then CSV line (none last), then id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct ClaimKey {
-    completing_last: bool,
-    updated_at: i64,
-    no_csv_line: bool,
-    csv_line: i64,
-    id: String,
-}
-
-/// The claimable users of one batch with one `was_synced`, in claim order
-/// (reversed: the next one is last).
-struct ClaimStream {
-    source: String,
-    target: String,
-    was_synced: bool,
-    queue: Vec<ClaimKey>,
-}
-
-/// The endpoints a batch uses (one if source and target are the same).
-fn batch_endpoints<'a>(source: &'a str, target: &'a str) -> Vec<&'a str> {
-    if source == target {
-        vec![source]
-    } else {
-        vec![source, target]
     }
 }
 
@@ -657,11 +339,6 @@ async fn user_by_id(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<UserR
         .map_err(|e| StoreError::db("read migration user", e))?
         .ok_or_else(|| user_not_found(id))?;
     user_row(&row)?.into_record()
-}
-
-/// The place of an endpoint's sealed administrator secret.
-fn admin_secret_at(id: &str) -> SealedAt<'_> {
-    SealedAt::new("endpoints", id, "admin_secret")
 }
 
 #[async_trait]
@@ -1968,36 +1645,7 @@ impl Store for SqliteStore {
                 }
             }
         }
-        let mut chosen: Vec<String> = Vec::new();
-        while chosen.len() < req.max {
-            let Some(next) = streams
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.queue.last().map(|k| (i, k)))
-                .min_by(|a, b| a.1.cmp(b.1))
-                .map(|(i, _)| i)
-            else {
-                break;
-            };
-            let stream = &mut streams[next];
-            let endpoints = batch_endpoints(&stream.source, &stream.target);
-            let fits = endpoints
-                .iter()
-                .all(|e| load.get(*e).is_some_and(|l| l.has_room(stream.was_synced)));
-            if !fits {
-                stream.queue.clear(); // nor will the rest of this stream
-                continue;
-            }
-            for e in endpoints {
-                if let Some(l) = load.get_mut(e) {
-                    l.migrations += 1;
-                    l.incremental += i64::from(stream.was_synced);
-                }
-            }
-            if let Some(key) = stream.queue.pop() {
-                chosen.push(key.id);
-            }
-        }
+        let chosen = choose_claims(streams, &mut load, req.max);
 
         let mut claimed = Vec::with_capacity(chosen.len());
         for user_id in chosen {
@@ -2106,6 +1754,19 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn try_lead(&self, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let ttl = ttl_ms(ttl)?;
+        let now = now_ms();
+        let led: Option<String> = sqlx::query_scalar(TRY_LEAD)
+            .bind(holder)
+            .bind(now)
+            .bind(now + ttl)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| StoreError::db("take or renew the lead", e))?;
+        Ok(led.is_some())
     }
 
     async fn heartbeat_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
@@ -2288,17 +1949,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// `NotFound` if an update by batch name touched no row.
-fn batch_updated(rows: u64, batch: &str) -> Result<(), StoreError> {
-    if rows == 0 {
-        return Err(StoreError::NotFound {
-            what: "batch",
-            name: batch.to_owned(),
-        });
-    }
-    Ok(())
-}
-
 async fn batch_names_using(
     conn: &mut sqlx::SqliteConnection,
     endpoint_id: &str,
@@ -2339,12 +1989,3 @@ mod tests {
     }
 }
 
-fn token_row((id, name, created, used, revoked): (String, String, i64, Option<i64>, Option<i64>)) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        created_at: from_ms(created, "api_tokens.created_at")?,
-        last_used_at: used.map(|t| from_ms(t, "api_tokens.last_used_at")).transpose()?,
-        revoked_at: revoked.map(|t| from_ms(t, "api_tokens.revoked_at")).transpose()?,
-        id,
-        name,
-    })
-}

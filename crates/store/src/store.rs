@@ -15,7 +15,7 @@ use crate::model::{
 
 /// Persistence of endpoints, batches, migration users and their sync state.
 ///
-/// Every backend (SQLite now, PostgreSQL later) implements exactly this
+/// Every backend (SQLite, PostgreSQL) implements exactly this
 /// trait with the same behaviour; `tests/suite` checks it. Names are looked
 /// up case-insensitively and are unique regardless of case. Secrets go in
 /// as [`Secret`] and are sealed before they reach SQL; they come out only
@@ -241,6 +241,19 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the workers whose last heartbeat is older than `before`
     /// (their leases, if any, simply expire); returns how many.
     async fn forget_workers(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    // ---- leadership ----
+
+    /// Leased leadership of what exactly one process may run at a time (the
+    /// scheduler), shared by every process using the database: `holder`
+    /// leads if nobody does, if it leads already (its lease is renewed), or
+    /// if the leader's lease expired (it is taken over). Then the lease
+    /// lasts until now + `ttl` and the answer is true; otherwise nothing
+    /// changes and the answer is false. One atomic statement: of several
+    /// holders asking at once, exactly one leads. A `ttl` over a year is
+    /// `Unsupported`.
+    async fn try_lead(&self, holder: &str, ttl: std::time::Duration)
+        -> Result<bool, StoreError>;
 
     // ---- per-folder state ----
 

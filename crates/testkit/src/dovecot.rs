@@ -126,6 +126,18 @@ impl DovecotBuilder {
         self
     }
 
+    /// A server certificate (from a fresh test CA) for these names as well as
+    /// `localhost` and `127.0.0.1`, e.g. `imap.example.test` for a test that
+    /// reaches the server through a test DNS server.
+    pub fn cert_names(mut self, names: &[&str]) -> Self {
+        let ca = TestCa::new("mailferry test CA");
+        let mut all = vec!["localhost", "127.0.0.1"];
+        all.extend_from_slice(names);
+        let (cert, key) = ca.leaf(&all);
+        self.ca_ref = Some((ca.cert_pem.clone(), cert, key));
+        self
+    }
+
     /// Starts the server and waits until both listeners accept connections.
     ///
     /// Fails with a clear message when Dovecot is not installed, and with the Dovecot log when

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use mailferry_core::batch::{parse_duration_secs, parse_size, BatchOptions};
 use mailferry_core::csv_input::{CsvOptions, MAX_BYTES};
-use mailferry_core::Name;
+use mailferry_core::{EmailAddress, Impersonation, Name};
+use mailferry_engine::discover::DiscoverRequest;
 use mailferry_engine::batch::{BatchSpec, BatchState};
 use mailferry_engine::sync::Progress;
 use mailferry_engine::views::BatchView;
@@ -13,6 +14,7 @@ use mailferry_engine::views::BatchView;
 use crate::args::{BatchCommand, BatchCreateArgs, WaitArgs};
 use crate::context::Context;
 use crate::failure::Failure;
+use crate::password::SecretSource;
 use crate::{output, progress};
 
 pub async fn run(ctx: &Context, cmd: BatchCommand) -> Result<ExitCode, Failure> {
@@ -129,18 +131,52 @@ async fn create(ctx: &Context, a: BatchCreateArgs) -> Result<ExitCode, Failure> 
         options.incremental_interval_secs =
             Some(parse_duration_secs(d).map_err(|e| Failure::usage(format!("--incremental-interval: {e}")))?);
     }
-    let created = ctx
-        .engine
-        .create_batch(BatchSpec {
-            name,
-            source: a.source,
-            target: a.target,
-            csv,
-            csv_options: CsvOptions { allow_unknown_columns: a.allow_unknown_columns },
-            options,
-        })
-        .await
-        .map_err(|e| csv_failure(e, &a.csv))?;
+    let spec = BatchSpec {
+        name,
+        source: a.source.clone().unwrap_or_default(),
+        target: a.target.clone(),
+        csv,
+        csv_options: CsvOptions { allow_unknown_columns: a.allow_unknown_columns },
+        options,
+    };
+    let created = match &a.source_email {
+        None => ctx.engine.create_batch(spec).await.map_err(|e| csv_failure(e, &a.csv))?,
+        Some(email) => {
+            let email = EmailAddress::parse(email).map_err(|e| Failure::usage(format!("--source-email: {e}")))?;
+            let var = a.source_password_env.clone().unwrap_or_default();
+            let secret = SecretSource { env: Some(var), file: None }
+                .read("")?
+                .ok_or_else(|| Failure::usage("--source-password-env: no password"))?;
+            let impersonation = Impersonation::from_parts(&a.source_impersonation, None)
+                .map_err(|e| Failure::usage(format!("--source-impersonation: {e}")))?;
+            let endpoint_name = a
+                .name_endpoint
+                .as_deref()
+                .map(|n| Name::parse(n).map_err(|e| Failure::usage(format!("--name-endpoint {n:?}: {e}"))))
+                .transpose()?;
+            let (created, found) = ctx
+                .engine
+                .create_batch_discovering_source(
+                    spec,
+                    DiscoverRequest {
+                        email,
+                        admin_login: a.source_admin.clone(),
+                        admin_secret: Some(secret),
+                        trust_hosts: a.trust_host.clone(),
+                        allow_private_networks: ctx.allow_private_networks,
+                    },
+                    impersonation,
+                    endpoint_name,
+                )
+                .await
+                .map_err(|e| csv_failure(e, &a.csv))?;
+            output::print_discovery(&found, ctx.json, ctx.verbose > 0);
+            if !ctx.json {
+                println!("Source endpoint {:?} created from the discovered settings.", created.batch.source_endpoint.as_str());
+            }
+            created
+        }
+    };
     let mut state = ctx.engine.batch_state(created.batch.name.as_str()).await?;
     if a.autostart {
         state = ctx.engine.start_batch(created.batch.name.as_str()).await?;

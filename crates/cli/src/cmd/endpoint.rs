@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use mailferry_core::endpoint::{DEFAULT_MAX_CONCURRENT_INCREMENTAL, DEFAULT_MAX_CONCURRENT_MIGRATIONS};
 use mailferry_core::{EmailAddress, EndpointKind, EndpointSettings, Impersonation, LoginFormat, Name, Secret, Security};
+use mailferry_engine::discover::DiscoverRequest;
 use mailferry_engine::endpoint::{EndpointChanges, EndpointSpec};
 use mailferry_engine::views::EndpointView;
 
@@ -18,7 +19,7 @@ pub async fn run(ctx: &Context, cmd: EndpointCommand) -> Result<ExitCode, Failur
         EndpointCommand::Create(args) => {
             let name = Name::parse(&args.name)
                 .map_err(|e| Failure::usage(format!("endpoint name {:?}: {e}", args.name)))?;
-            let mut spec = spec_from_args(ctx, &args.connection)?;
+            let mut spec = spec_from_args(ctx, &args.connection).await?;
             spec.skip_verification = args.skip_verification;
             let saved = ctx.engine.create_endpoint(name, spec).await?;
             let view = EndpointView::from(&saved.endpoint);
@@ -34,22 +35,23 @@ pub async fn run(ctx: &Context, cmd: EndpointCommand) -> Result<ExitCode, Failur
             Ok(ExitCode::SUCCESS)
         }
         EndpointCommand::Test(args) => {
-            let report = match (&args.name, &args.connection.host) {
-                (Some(_), Some(_)) => {
+            let settings_given = args.connection.host.is_some() || args.connection.autodiscover;
+            let report = match (&args.name, settings_given) {
+                (Some(_), true) => {
                     return Err(Failure::usage(
                         "give either the NAME of a stored endpoint or its settings (--host …), not both",
                     ))
                 }
-                (Some(name), None) => {
+                (Some(name), false) => {
                     reject_settings_for_stored(&args.connection)?;
                     let mailbox = parse_mailbox(args.connection.test_mailbox.as_deref())?;
                     ctx.engine.test_endpoint(name, mailbox).await?
                 }
-                (None, Some(_)) => {
-                    let spec = spec_from_args(ctx, &args.connection)?;
+                (None, true) => {
+                    let spec = spec_from_args(ctx, &args.connection).await?;
                     ctx.engine.test_endpoint_spec(&spec).await?
                 }
-                (None, None) => {
+                (None, false) => {
                     return Err(Failure::usage("give the NAME of a stored endpoint, or --host and the other settings"))
                 }
             };
@@ -132,14 +134,42 @@ fn secret_source(p: &PasswordArgs) -> Result<SecretSource, Failure> {
     Ok(SecretSource { env: p.password_env.clone(), file: p.password_file.clone() })
 }
 
-/// Settings of a new endpoint from the options, with the defaults of SPEC
-/// section 2, and the administrator's password.
-fn spec_from_args(ctx: &Context, c: &ConnectionArgs) -> Result<EndpointSpec, Failure> {
+/// Settings of a new endpoint from the options (or discovered from
+/// `--email`), with the defaults of SPEC section 2, and the administrator's
+/// password.
+async fn spec_from_args(ctx: &Context, c: &ConnectionArgs) -> Result<EndpointSpec, Failure> {
     let source = secret_source(&c.password)?;
-    let host = c.host.clone().ok_or_else(|| Failure::usage("--host is required"))?;
-    let security = match &c.security {
-        Some(s) => parse_security(s)?,
-        None => Security::Tls,
+    let admin_secret_early = match (&c.admin, c.autodiscover) {
+        (Some(admin), true) => Some(require_secret(&source, admin)?),
+        _ => None,
+    };
+    let discovered = if c.autodiscover {
+        let email = c.email.as_deref().unwrap_or_default();
+        let email = EmailAddress::parse(email).map_err(|e| Failure::usage(format!("--email: {e}")))?;
+        let found = ctx
+            .engine
+            .discover(&DiscoverRequest {
+                email,
+                admin_login: c.admin.clone(),
+                admin_secret: admin_secret_early.clone(),
+                trust_hosts: c.trust_host.clone(),
+                allow_private_networks: ctx.allow_private_networks,
+            })
+            .await?;
+        output::print_discovery(&found, ctx.json, ctx.verbose > 0);
+        Some(found)
+    } else {
+        None
+    };
+    let host = match (&discovered, &c.host) {
+        (Some(d), _) => d.settings.host.clone(),
+        (None, Some(h)) => h.clone(),
+        (None, None) => return Err(Failure::usage("--host is required (or --autodiscover --email ADDR)")),
+    };
+    let security = match (&c.security, &discovered) {
+        (Some(s), _) => parse_security(s)?,
+        (None, Some(d)) => d.settings.security,
+        (None, None) => Security::Tls,
     };
     if security == Security::None && !c.allow_plaintext {
         return Err(Failure::usage(
@@ -154,15 +184,16 @@ fn spec_from_args(ctx: &Context, c: &ConnectionArgs) -> Result<EndpointSpec, Fai
     if c.master_separator.is_some() && !matches!(impersonation, Impersonation::MasterUser { .. }) {
         return Err(Failure::usage("--master-separator only applies with --impersonation master-user"));
     }
-    let login_format = match &c.login_format {
-        Some(f) => LoginFormat::parse(f).map_err(|e| Failure::usage(format!("--login-format: {e}")))?,
-        None => LoginFormat::default(),
+    let login_format = match (&c.login_format, discovered.as_ref().and_then(|d| d.settings.login_format.as_deref())) {
+        (Some(f), _) => LoginFormat::parse(f).map_err(|e| Failure::usage(format!("--login-format: {e}")))?,
+        (None, Some(found)) => LoginFormat::parse(found).unwrap_or_default(),
+        (None, None) => LoginFormat::default(),
     };
     let migrations = c.max_concurrent_migrations.unwrap_or(DEFAULT_MAX_CONCURRENT_MIGRATIONS);
     let settings = EndpointSettings {
         kind: EndpointKind::Imap,
         host,
-        port: c.port.unwrap_or(security.default_port()),
+        port: c.port.or(discovered.as_ref().map(|d| d.settings.port)).unwrap_or(security.default_port()),
         security,
         admin_login: c.admin.clone(),
         impersonation,
@@ -175,6 +206,7 @@ fn spec_from_args(ctx: &Context, c: &ConnectionArgs) -> Result<EndpointSpec, Fai
     };
     settings.validate(c.allow_plaintext).map_err(|e| Failure::usage(e.to_string()))?;
     let admin_secret = match &settings.admin_login {
+        Some(_) if admin_secret_early.is_some() => admin_secret_early,
         Some(admin) => Some(require_secret(&source, admin)?),
         None if source.is_given() => {
             return Err(Failure::usage("a password was given without --admin: give the login it belongs to"))
@@ -187,7 +219,8 @@ fn spec_from_args(ctx: &Context, c: &ConnectionArgs) -> Result<EndpointSpec, Fai
         test_mailbox: parse_mailbox(c.test_mailbox.as_deref())?,
         allow_plaintext: c.allow_plaintext,
         skip_verification: false,
-        discovered_from: None,
+        discovered_from: discovered.as_ref().map(|d| d.source.clone()),
+        trusted_hosts: discovered.map(|d| d.settings.needs_trust).unwrap_or_default(),
     })
 }
 
@@ -203,6 +236,8 @@ fn require_secret(source: &SecretSource, admin: &str) -> Result<Secret, Failure>
 /// silently ignored, so they are refused.
 fn reject_settings_for_stored(c: &ConnectionArgs) -> Result<(), Failure> {
     let given = c.port.is_some()
+        || c.autodiscover
+        || c.email.is_some()
         || c.security.is_some()
         || c.admin.is_some()
         || c.impersonation.is_some()

@@ -3,5 +3,6 @@
 pub mod batch;
 pub mod endpoint;
 pub mod serve;
+pub mod token;
 pub mod user;
 pub mod verify;

@@ -1,4 +1,5 @@
-//! `mailferry serve` (scheduler + workers) and `mailferry worker` (workers).
+//! `mailferry serve` (HTTP API + scheduler + workers) and `mailferry worker`
+//! (workers).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -6,10 +7,16 @@ use std::time::Duration;
 
 use mailferry_engine::sync::NoProgress;
 use mailferry_engine::worker::{StopFlag, WorkerConfig};
+use mailferry_store::WorkerInfo;
 
-use crate::args::ServeArgs;
+use crate::args::{ServeArgs, ServeHttpArgs};
 use crate::context::Context;
 use crate::failure::Failure;
+
+/// How long the API waits for requests in flight after a stop was asked.
+const HTTP_GRACE: Duration = Duration::from_secs(10);
+/// How often a worker process records its heartbeat (`GET /api/v1/workers`).
+const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// A flag raised by SIGINT or SIGTERM: in-flight mailboxes stop at the next
 /// message boundary with their state saved, and the process exits.
@@ -31,14 +38,68 @@ pub fn stop_on_signals() -> StopFlag {
     flag
 }
 
-pub async fn run(ctx: &Context, args: ServeArgs, with_scheduler: bool) -> Result<ExitCode, Failure> {
+/// Resolves once `stop` is raised.
+async fn raised(stop: StopFlag) {
+    while !stop.is_raised() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `mailferry serve`: the API on `--listen`, with the scheduler and the
+/// workers; SIGTERM/SIGINT stops all of them.
+pub async fn serve(ctx: &Context, args: ServeHttpArgs) -> Result<ExitCode, Failure> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Failure::usage(format!("--listen {}: cannot listen there: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::internal(format!("--listen {}: {e}", args.listen)))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the API listens beyond loopback; every route but /healthz needs a token, but use TLS in front of it");
+    }
     let stop = stop_on_signals();
+    let state = mailferry_api::AppState::new(ctx.engine.clone());
+    let server_stop = stop.clone();
+    let server = tokio::spawn(mailferry_api::serve(listener, state, raised(stop.clone())));
+    // If the server ends by itself (it should not), the workers stop too.
+    let watch = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let result = server.await;
+            stop.raise();
+            result
+        })
+    };
+    eprintln!("mailferry API on http://{addr}/api/v1 (OpenAPI: /api/v1/openapi.json; token: `mailferry token create NAME`)");
+    let run = run_with_stop(ctx, args.workers, true, stop).await;
+    server_stop.raise();
+    let served = match tokio::time::timeout(HTTP_GRACE, watch).await {
+        Ok(Ok(Ok(Ok(())))) => Ok(()),
+        Ok(Ok(Ok(Err(e)))) => Err(Failure::internal(format!("the API stopped: {e}"))),
+        Ok(Ok(Err(e))) | Ok(Err(e)) => Err(Failure::internal(format!("the API stopped unexpectedly: {e}"))),
+        Err(_) => {
+            eprintln!("stopped: requests still running after {}s were cut off", HTTP_GRACE.as_secs());
+            Ok(())
+        }
+    };
+    let code = run?;
+    served?;
+    Ok(code)
+}
+
+/// `mailferry worker` (and the work of `serve`): until SIGTERM/SIGINT.
+pub async fn run(ctx: &Context, args: ServeArgs, with_scheduler: bool) -> Result<ExitCode, Failure> {
+    run_with_stop(ctx, args, with_scheduler, stop_on_signals()).await
+}
+
+async fn run_with_stop(ctx: &Context, args: ServeArgs, with_scheduler: bool, stop: StopFlag) -> Result<ExitCode, Failure> {
     let mut config = WorkerConfig::new(Arc::new(NoProgress));
     config.slots = args.slots.max(1);
     let engine = ctx.engine.clone();
     let worker_stop = stop.clone();
     let id = config.id.clone();
     let worker = tokio::spawn(async move { engine.run_worker(config, worker_stop).await });
+    let heartbeat = tokio::spawn(heartbeat(ctx.engine.clone(), id.clone(), stop.clone()));
     tracing::info!(worker = %id, scheduler = with_scheduler, "serving");
     eprintln!("mailferry {} running (worker {id}); SIGTERM or Ctrl-C stops it cleanly", if with_scheduler { "serve" } else { "worker" });
     if with_scheduler {
@@ -55,9 +116,29 @@ pub async fn run(ctx: &Context, args: ServeArgs, with_scheduler: bool) -> Result
             }
         }
     }
-    let summary = worker
-        .await
-        .map_err(|e| Failure::internal(format!("the worker stopped unexpectedly: {e}")))??;
+    let summary = worker.await;
+    stop.raise();
+    let _ = heartbeat.await;
+    let summary = summary.map_err(|e| Failure::internal(format!("the worker stopped unexpectedly: {e}")))??;
     eprintln!("stopped: {} mailbox sync(s) run, {} failed", summary.users, summary.failed);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records this worker's heartbeat until `stop` is raised.
+async fn heartbeat(engine: mailferry_engine::Engine, id: String, stop: StopFlag) {
+    let info = WorkerInfo {
+        host: id.split(':').next().unwrap_or_default().to_owned(),
+        pid: Some(std::process::id()),
+        version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        id,
+    };
+    while !stop.is_raised() {
+        if let Err(e) = engine.store().heartbeat_worker(&info).await {
+            tracing::warn!("worker heartbeat: {e}");
+        }
+        let deadline = tokio::time::Instant::now() + HEARTBEAT;
+        while !stop.is_raised() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

@@ -1,19 +1,15 @@
 //! The loopback world of the discovery tests: a DNS server for `.test`
-//! names that records every query, an HTTPS and a plain-HTTP server that
-//! answer per test and record every request, a fake IMAP server, and a test
-//! CA.
+//! names that records every query (the testkit's [`TestDns`]), an HTTPS
+//! and a plain-HTTP server that answer per test and record every request,
+//! a fake IMAP server, and a test CA.
 
 #![allow(dead_code, unused_imports)]
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, MX, SRV};
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -21,167 +17,14 @@ use mailferry_core::EmailAddress;
 use mailferry_discovery::{
     Credentials, Discovery, DiscoveryConfig, DiscoveryError, Ports, TraceEntry,
 };
-use mailferry_testkit::TestCa;
+use mailferry_testkit::{TestCa, TestDns};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
-
-// ---------------------------------------------------------------- DNS
-
-type Zone = Mutex<HashMap<(String, RecordType), Vec<RData>>>;
-
-/// An authoritative DNS server for a few names, on UDP and TCP.
-pub struct Dns {
-    pub addr: SocketAddr,
-    zone: Arc<Zone>,
-    queries: Arc<Mutex<Vec<String>>>,
-}
-
-fn fqdn(name: &str) -> String {
-    let n = name.to_ascii_lowercase();
-    if n.ends_with('.') {
-        n
-    } else {
-        format!("{n}.")
-    }
-}
-
-impl Dns {
-    pub async fn start() -> Dns {
-        // UDP and TCP on the same port; retry when that TCP port is taken.
-        let (udp, tcp, addr) = loop {
-            let udp = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
-            let addr = udp.local_addr().unwrap();
-            if let Ok(tcp) = TcpListener::bind(addr).await {
-                break (udp, tcp, addr);
-            }
-        };
-        let zone: Arc<Zone> = Arc::default();
-        let queries: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (z, q) = (zone.clone(), queries.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            loop {
-                let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
-                    return;
-                };
-                if let Some(reply) = answer(&buf[..n], &z, &q) {
-                    let _ = udp.send_to(&reply, peer).await;
-                }
-            }
-        });
-        let (z, q) = (zone.clone(), queries.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut s, _)) = tcp.accept().await else {
-                    return;
-                };
-                let (z, q) = (z.clone(), q.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let Ok(len) = s.read_u16().await else { return };
-                        let mut msg = vec![0u8; usize::from(len)];
-                        if s.read_exact(&mut msg).await.is_err() {
-                            return;
-                        }
-                        let Some(reply) = answer(&msg, &z, &q) else {
-                            return;
-                        };
-                        let mut out = (reply.len() as u16).to_be_bytes().to_vec();
-                        out.extend(reply);
-                        if s.write_all(&out).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Dns {
-            addr,
-            zone,
-            queries,
-        }
-    }
-
-    fn add(&self, name: &str, rtype: RecordType, rdata: RData) {
-        self.zone
-            .lock()
-            .unwrap()
-            .entry((fqdn(name), rtype))
-            .or_default()
-            .push(rdata);
-    }
-
-    /// `name` A 127.0.0.1.
-    pub fn a(&self, name: &str) {
-        self.a_ip(name, LOCALHOST);
-    }
-
-    pub fn a_ip(&self, name: &str, ip: Ipv4Addr) {
-        self.add(name, RecordType::A, RData::A(A(ip)));
-    }
-
-    pub fn srv(&self, name: &str, priority: u16, weight: u16, port: u16, target: &str) {
-        let target = Name::from_ascii(fqdn(target)).unwrap();
-        self.add(
-            name,
-            RecordType::SRV,
-            RData::SRV(SRV::new(priority, weight, port, target)),
-        );
-    }
-
-    pub fn mx(&self, name: &str, preference: u16, exchange: &str) {
-        let exchange = Name::from_ascii(fqdn(exchange)).unwrap();
-        self.add(
-            name,
-            RecordType::MX,
-            RData::MX(MX::new(preference, exchange)),
-        );
-    }
-
-    /// Every query so far, as `name TYPE` (name fully qualified, lower case).
-    pub fn queries(&self) -> Vec<String> {
-        self.queries.lock().unwrap().clone()
-    }
-}
-
-fn answer(bytes: &[u8], zone: &Zone, queries: &Mutex<Vec<String>>) -> Option<Vec<u8>> {
-    let request = Message::from_vec(bytes).ok()?;
-    let mut reply = Message::new();
-    reply
-        .set_id(request.id())
-        .set_message_type(MessageType::Response)
-        .set_op_code(request.op_code())
-        .set_recursion_desired(request.recursion_desired())
-        .set_recursion_available(true)
-        .set_authoritative(true);
-    let zone = zone.lock().unwrap();
-    let mut code = ResponseCode::NoError;
-    for query in request.queries() {
-        reply.add_query(query.clone());
-        let name = query.name().to_ascii().to_ascii_lowercase();
-        queries
-            .lock()
-            .unwrap()
-            .push(format!("{name} {}", query.query_type()));
-        let exists = zone.keys().any(|(n, _)| *n == name);
-        if !exists {
-            code = ResponseCode::NXDomain;
-            continue;
-        }
-        if let Some(rdatas) = zone.get(&(name.clone(), query.query_type())) {
-            for rdata in rdatas {
-                reply.add_answer(Record::from_rdata(query.name().clone(), 60, rdata.clone()));
-            }
-        }
-    }
-    reply.set_response_code(code);
-    reply.to_vec().ok()
-}
 
 // ---------------------------------------------------------------- TLS
 
@@ -388,7 +231,17 @@ pub enum ImapMode {
     NoStarttls,
     /// Plain, advertising STARTTLS, answering OK, then not speaking TLS.
     BrokenStarttls,
+    /// Implicit TLS, greeting with PREAUTH.
+    PreauthTls,
+    /// Plain, advertising STARTTLS but greeting with PREAUTH.
+    PreauthStarttls,
+    /// Plain, advertising STARTTLS, and sending a plaintext response right
+    /// after its OK, before TLS begins (an injection).
+    InjectingStarttls,
 }
+
+const OK_GREETING: &str = "* OK fake IMAP ready";
+const PREAUTH_GREETING: &str = "* PREAUTH fake IMAP, you are logged in";
 
 /// A fake IMAP server: greeting, CAPABILITY, STARTTLS, LOGOUT.
 pub struct FakeImap {
@@ -412,17 +265,37 @@ impl FakeImap {
                 tokio::spawn(async move {
                     let acceptor = TlsAcceptor::from(tls);
                     match mode {
-                        ImapMode::Tls => {
+                        ImapMode::Tls | ImapMode::PreauthTls => {
+                            let greeting = if mode == ImapMode::PreauthTls {
+                                PREAUTH_GREETING
+                            } else {
+                                OK_GREETING
+                            };
                             if let Ok(s) = acceptor.accept(tcp).await {
-                                imap_session(s, false, None).await;
+                                imap_session(s, greeting, false, None).await;
                             }
                         }
                         ImapMode::NoStarttls => {
-                            imap_session(tcp, false, None).await;
+                            imap_session(tcp, OK_GREETING, false, None).await;
+                        }
+                        ImapMode::PreauthStarttls => {
+                            imap_session(tcp, PREAUTH_GREETING, true, Some(false)).await;
+                        }
+                        ImapMode::InjectingStarttls => {
+                            if let Some(mut tcp) =
+                                imap_session(tcp, OK_GREETING, true, Some(true)).await
+                            {
+                                // Keep the connection open for the handshake
+                                // the client must not start.
+                                let mut hello = [0u8; 16];
+                                let _ = tcp.read(&mut hello).await;
+                            }
                         }
                         ImapMode::Starttls | ImapMode::BrokenStarttls => {
                             let broken = mode == ImapMode::BrokenStarttls;
-                            if let Some(tcp) = imap_session(tcp, true, Some(broken)).await {
+                            if let Some(tcp) =
+                                imap_session(tcp, OK_GREETING, true, Some(false)).await
+                            {
                                 if broken {
                                     // Wait for the ClientHello, then answer nonsense.
                                     let mut tcp = tcp;
@@ -432,7 +305,7 @@ impl FakeImap {
                                     return;
                                 }
                                 if let Ok(s) = acceptor.accept(tcp).await {
-                                    imap_session(s, false, None).await;
+                                    imap_session(s, OK_GREETING, false, None).await;
                                 }
                             }
                         }
@@ -449,13 +322,20 @@ impl FakeImap {
 }
 
 /// Serves until LOGOUT or STARTTLS; after STARTTLS returns the stream.
-async fn imap_session<S>(stream: S, offer_starttls: bool, starttls: Option<bool>) -> Option<S>
+/// `starttls`: `None` refuses STARTTLS, `Some(inject)` accepts it (and with
+/// `inject` sends a plaintext CAPABILITY right after the OK).
+async fn imap_session<S>(
+    stream: S,
+    greeting: &str,
+    offer_starttls: bool,
+    starttls: Option<bool>,
+) -> Option<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut io = BufReader::new(stream);
     io.get_mut()
-        .write_all(b"* OK fake IMAP ready\r\n")
+        .write_all(format!("{greeting}\r\n").as_bytes())
         .await
         .ok()?;
     loop {
@@ -472,8 +352,13 @@ where
                 format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN{extra}\r\n{tag} OK done\r\n")
             }
             "STARTTLS" if starttls.is_some() => {
+                let injected = if starttls == Some(true) {
+                    "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN\r\n"
+                } else {
+                    ""
+                };
                 io.get_mut()
-                    .write_all(format!("{tag} OK begin TLS\r\n").as_bytes())
+                    .write_all(format!("{tag} OK begin TLS\r\n{injected}").as_bytes())
                     .await
                     .ok()?;
                 return Some(io.into_inner());
@@ -500,9 +385,9 @@ pub async fn closed_port() -> u16 {
 }
 
 /// The configuration pointing at the test world.
-pub fn config(dns: &Dns, pki: &Pki, ports: Ports) -> DiscoveryConfig {
+pub fn config(dns: &TestDns, pki: &Pki, ports: Ports) -> DiscoveryConfig {
     DiscoveryConfig {
-        resolver: Some(dns.addr),
+        resolver: Some(dns.addr()),
         extra_ca_pem: Some(pki.ca.cert_pem.clone().into_bytes()),
         allow_private_networks: true,
         budget: Duration::from_secs(15),
@@ -578,7 +463,7 @@ pub fn not_found() -> Handler {
 
 /// Everything a test needs; DNS records are added by the test.
 pub struct World {
-    pub dns: Dns,
+    pub dns: TestDns,
     pub pki: Pki,
     pub https: Web,
     pub http: Web,
@@ -593,7 +478,7 @@ pub async fn world(
     imaps: Option<ImapMode>,
     imap: Option<ImapMode>,
 ) -> World {
-    let dns = Dns::start().await;
+    let dns = TestDns::start().expect("the test DNS server starts");
     let pki = Pki::new();
     let https = Web::start(Some(pki.server.clone()), https).await;
     let http = Web::start(None, http).await;

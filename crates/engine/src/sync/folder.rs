@@ -169,7 +169,7 @@ pub(crate) async fn sync_folder(
     let mut next_uid = tinfo.uidnext.unwrap_or(1);
     for chunk in chunks(&todo) {
         checkpoint.check().await?;
-        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid, lease).await?;
+        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid, checkpoint).await?;
     }
 
     // The pass is complete: remember where it started, for the next one.
@@ -397,9 +397,10 @@ async fn copy_chunk(
     target_uidvalidity: u32,
     chunk: &[Meta],
     next_uid: u32,
-    lease: Option<&Lease>,
+    checkpoint: &Checkpoint<'_>,
 ) -> Result<u32, SyncError> {
     let store = cx.engine.store();
+    let lease = checkpoint.lease;
     let mut messages = Vec::with_capacity(chunk.len());
     {
         let set = uid_set(chunk.iter().map(|m| m.uid));
@@ -435,6 +436,7 @@ async fn copy_chunk(
         })
         .collect();
     store.record_intents(&user.id, &intents, lease).await?;
+    checkpoint.confirm_lease().await?;
 
     let requests: Vec<AppendRequest<'_>> = messages
         .iter()
@@ -620,6 +622,7 @@ async fn resolve_intents(
     if intents.is_empty() {
         return Ok(());
     }
+    wait_for_quiet_target(target, m).await?;
     let mapped: Vec<u32> = store
         .uid_map(&user.id, &m.source_wire, uidvalidity)
         .await?
@@ -669,6 +672,27 @@ async fn resolve_intents(
     tracing::info!(user = %user.email, folder = %m.source_path, found = done.len(), not_found = dropped.len(), "resolved interrupted copies");
     store.record_copies_done(&user.id, &done, lease).await?;
     store.drop_intents(&user.id, &dropped, lease).await?;
+    Ok(())
+}
+
+/// After a crash the server may still be executing APPENDs the dead process
+/// had pipelined (they sit in the server's receive buffer). Intents are only
+/// judged once the target folder's UIDNEXT stood still for a while, so a copy
+/// that lands late is not taken for missing and copied again.
+async fn wait_for_quiet_target(target: &mut Session, m: &FolderMapping) -> Result<(), SyncError> {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+    const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+    let started = tokio::time::Instant::now();
+    let mut last = target.status(&m.target_wire, &["UIDNEXT"]).await.map_err(SyncError::target_side)?.uidnext;
+    let mut since = tokio::time::Instant::now();
+    while since.elapsed() < QUIET && started.elapsed() < MAX_WAIT {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let now = target.status(&m.target_wire, &["UIDNEXT"]).await.map_err(SyncError::target_side)?.uidnext;
+        if now != last {
+            last = now;
+            since = tokio::time::Instant::now();
+        }
+    }
     Ok(())
 }
 

@@ -78,6 +78,7 @@ pub(crate) struct Checkpoint<'a> {
     pub cx: &'a RunContext,
     pub user_id: &'a str,
     pub lease: Option<&'a Lease>,
+    pub lease_ttl: Duration,
     pub shutdown: &'a StopFlag,
     pub lost: &'a StopFlag,
 }
@@ -96,6 +97,21 @@ impl Checkpoint<'_> {
         }
         Ok(())
     }
+
+    /// Right before messages are sent to the target: the lease must still be
+    /// ours (a worker paused past its lease must not append what another
+    /// worker may be appending now). Renewing it proves it.
+    pub async fn confirm_lease(&self) -> Result<(), SyncError> {
+        let Some(lease) = self.lease else { return Ok(()) };
+        match self.cx.engine.store().renew_lease(lease, self.lease_ttl).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::LeaseLost { .. }) => {
+                self.lost.raise();
+                Err(SyncError::Stopped(StopReason::LeaseLost))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Runs one user's sync and records its outcome; returns the final status.
@@ -103,6 +119,7 @@ pub(crate) async fn run_user(
     cx: &RunContext,
     user: UserRecord,
     lease: Option<&Lease>,
+    lease_ttl: Duration,
     shutdown: &StopFlag,
     lost: &StopFlag,
 ) -> UserStatus {
@@ -123,7 +140,7 @@ pub(crate) async fn run_user(
         return user.status;
     }
     cx.progress.user_started(&user.email);
-    let checkpoint = Checkpoint { cx, user_id: &user.id, lease, shutdown, lost };
+    let checkpoint = Checkpoint { cx, user_id: &user.id, lease, lease_ttl, shutdown, lost };
     let retry = &cx.engine.connection_defaults().retry;
     let mut attempt = 0u32;
     let result = loop {

@@ -1,6 +1,6 @@
 //! Backend-independent checks of the [`Store`] contract. Every backend's
 //! test file calls each `pub async fn` here with a fresh, empty store
-//! (`tests/sqlite.rs` now, `tests/postgres.rs` later).
+//! (`tests/sqlite.rs`, `tests/postgres.rs`).
 
 #![allow(dead_code)]
 
@@ -2632,6 +2632,90 @@ pub async fn api_tokens_are_stored_hashed_and_revocable(store: Arc<dyn Store>) {
 }
 
 
+/// One leader at a time: a second holder is refused while the lease lives
+/// (the leader renews it), takes over once it expired, and of many asking
+/// at once exactly one leads.
+pub async fn only_one_holder_leads_until_its_lease_expires(store: Arc<dyn Store>) {
+    let short = Duration::from_millis(1_000);
+    let past_it = || tokio::time::sleep(Duration::from_millis(1_100));
+    assert!(store.try_lead("sched-a", short).await.unwrap());
+    assert!(!store.try_lead("sched-b", short).await.unwrap());
+    // renewing: a keeps the lead past its first lease's end
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(store.try_lead("sched-a", short).await.unwrap(), "a renews");
+        assert!(!store.try_lead("sched-b", short).await.unwrap(), "b waits");
+    }
+    // a stops renewing: once its lease expired, b takes over, and a is out
+    past_it().await;
+    assert!(store.try_lead("sched-b", short).await.unwrap());
+    assert!(!store.try_lead("sched-a", short).await.unwrap());
+    assert!(store.try_lead("sched-b", short).await.unwrap());
+    assert!(matches!(
+        store.try_lead("sched-b", Duration::from_secs(400 * 24 * 3600)).await,
+        Err(StoreError::Unsupported(_))
+    ));
+
+    // many at once, after b's lease ran out: exactly one wins
+    past_it().await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let holder = format!("racer-{i:02}");
+            let led = store.try_lead(&holder, Duration::from_secs(60)).await.unwrap();
+            (holder, led)
+        }));
+    }
+    let mut leaders = Vec::new();
+    for t in tasks {
+        let (holder, led) = t.await.unwrap();
+        if led {
+            leaders.push(holder);
+        }
+    }
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    assert!(store.try_lead(&leaders[0], Duration::from_secs(60)).await.unwrap());
+    assert!(!store.try_lead("sched-b", short).await.unwrap());
+}
+
+
+/// Addresses and token names beyond ASCII are found by what was given
+/// (ASCII letters in any case), and clash with themselves.
+pub async fn non_ascii_addresses_and_token_names_match(store: Arc<dyn Store>) {
+    two_endpoints(&store).await;
+    let email = "Ünïcode.Ä@x.example";
+    store
+        .create_batch_with_users(new_batch("a", "src", "tgt"), vec![new_user(email, 2, None)])
+        .await
+        .unwrap();
+    for again in [email, "ÜNïCODE.Ä@x.example"] {
+        let err = store
+            .create_batch_with_users(new_batch("b", "src", "tgt"), vec![new_user(again, 2, None)])
+            .await
+            .unwrap_err();
+        assert_eq!(conflict_emails(err), [pair(again, "a")]);
+    }
+    for given in [email, "ÜNïcODE.Ä@x.example"] {
+        let found = store
+            .users(UserFilter {
+                email: Some(given.into()),
+                ..UserFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(emails(&found), [email], "{given}");
+    }
+
+    store.create_token("Clé-été", &[3; 32]).await.unwrap();
+    assert!(matches!(
+        store.create_token("CLé-été", &[4; 32]).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    store.revoke_token("cLé-été").await.unwrap();
+    assert!(store.token_by_hash(&[3; 32]).await.unwrap().is_none());
+}
+
 /// Runs every check of the suite, each with a fresh store from `make`.
 #[macro_export]
 macro_rules! store_suite {
@@ -2666,6 +2750,8 @@ macro_rules! store_suite {
             remove_batch_waits_for_leases_and_removes_everything,
             forgotten_copies_leave_the_counters_and_renames_carry_everything,
             api_tokens_are_stored_hashed_and_revocable,
+            only_one_holder_leads_until_its_lease_expires,
+            non_ascii_addresses_and_token_names_match,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
