@@ -63,7 +63,7 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Run workers only (no scheduler): more copying capacity beside a `serve`.
-    Worker(ServeArgs),
+    Worker(WorkerArgs),
     /// Prove the copy: compare every message of every folder on both sides (SHA-256, flags,
     /// INTERNALDATE); exit 1 on any difference.
     Verify {
@@ -320,6 +320,25 @@ pub struct ServeArgs {
     /// How often the scheduler looks at the batches, in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tick: u64,
+    /// How long a claim on a mailbox lasts without renewal (renewed every third of it); a
+    /// worker that dies or is paused longer loses its mailboxes to the others.
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub lease_ttl: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct WorkerArgs {
+    #[command(subcommand)]
+    pub command: Option<WorkerCommand>,
+    #[command(flatten)]
+    pub run: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerCommand {
+    /// List the worker processes (host, pid, heartbeat) and the mailboxes each one holds.
+    List,
 }
 
 #[derive(Debug, Args)]

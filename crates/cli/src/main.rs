@@ -42,7 +42,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Verify { batch, user } => cmd::verify::run(&ctx, &batch, user.as_deref()).await,
         Command::Serve(args) => cmd::serve::serve(&ctx, args).await,
         Command::Token(cmd) => cmd::token::run(&ctx, cmd).await,
-        Command::Worker(args) => cmd::serve::run(&ctx, args, false).await,
+        Command::Worker(args) => match args.command {
+            Some(args::WorkerCommand::List) => cmd::serve::list_workers(&ctx).await,
+            None => cmd::serve::run(&ctx, args.run, false).await,
+        },
     }
 }
 

@@ -307,7 +307,7 @@ fn serve_runs_incremental_syncs_on_their_interval_within_the_endpoint_limits() {
     let logins_before = src.max_concurrent_sessions();
     assert_eq!(logins_before, 1, "only the endpoint tests so far");
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_mailferry"))
+    let serve = Command::new(env!("CARGO_BIN_EXE_mailferry"))
         .arg("--data-dir")
         .arg(mf.data_dir())
         .args(["serve", "--tick", "1", "--listen", "127.0.0.1:0"])

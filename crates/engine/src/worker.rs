@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailferry_store::{ClaimRequest, Lease, StoreError, UserRecord};
+use mailferry_store::{ClaimRequest, Lease, StoreError, UserRecord, WorkerInfo};
+
+/// How often a worker records its heartbeat and looks for dead workers' leases.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 use tokio::task::JoinSet;
 
 use crate::sync::{Progress, RunContext, RunSummary};
@@ -114,12 +117,30 @@ impl Engine {
         let mut summary = RunSummary::default();
         let mut contexts: HashMap<String, Arc<RunContext>> = HashMap::new();
         self.release_dead_leases().await?;
+        let info = WorkerInfo {
+            host: this_host(),
+            pid: Some(std::process::id()),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            id: config.id.clone(),
+        };
+        let mut last_beat: Option<tokio::time::Instant> = None;
         loop {
             while let Some(done) = tasks.try_join_next() {
                 summary.record(done);
             }
             if stop.is_raised() {
                 break;
+            }
+            // The heartbeat (`worker list`), and the leases of processes of
+            // this host that died, released so their mailboxes go on now.
+            if last_beat.is_none_or(|t| t.elapsed() >= HEARTBEAT) {
+                if let Err(e) = self.store.heartbeat_worker(&info).await {
+                    tracing::warn!("worker heartbeat: {e}");
+                }
+                if let Err(e) = self.release_dead_leases().await {
+                    tracing::warn!("releasing the leases of dead workers: {e}");
+                }
+                last_beat = Some(tokio::time::Instant::now());
             }
             let free = config.slots.saturating_sub(tasks.len());
             let claimed = if free > 0 {

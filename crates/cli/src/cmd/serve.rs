@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use mailferry_engine::sync::NoProgress;
 use mailferry_engine::worker::{StopFlag, WorkerConfig};
-use mailferry_store::WorkerInfo;
 
 use crate::args::{ServeArgs, ServeHttpArgs};
 use crate::context::Context;
@@ -15,8 +14,6 @@ use crate::failure::Failure;
 
 /// How long the API waits for requests in flight after a stop was asked.
 const HTTP_GRACE: Duration = Duration::from_secs(10);
-/// How often a worker process records its heartbeat (`GET /api/v1/workers`).
-const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// A flag raised by SIGINT or SIGTERM: in-flight mailboxes stop at the next
 /// message boundary with their state saved, and the process exits.
@@ -95,20 +92,26 @@ pub async fn run(ctx: &Context, args: ServeArgs, with_scheduler: bool) -> Result
 async fn run_with_stop(ctx: &Context, args: ServeArgs, with_scheduler: bool, stop: StopFlag) -> Result<ExitCode, Failure> {
     let mut config = WorkerConfig::new(Arc::new(NoProgress));
     config.slots = args.slots.max(1);
+    config.lease_ttl = Duration::from_secs(args.lease_ttl);
     let engine = ctx.engine.clone();
     let worker_stop = stop.clone();
     let id = config.id.clone();
     let worker = tokio::spawn(async move { engine.run_worker(config, worker_stop).await });
-    let heartbeat = tokio::spawn(heartbeat(ctx.engine.clone(), id.clone(), stop.clone()));
     tracing::info!(worker = %id, scheduler = with_scheduler, "serving");
     eprintln!("mailferry {} running (worker {id}); SIGTERM or Ctrl-C stops it cleanly", if with_scheduler { "serve" } else { "worker" });
     if with_scheduler {
         let tick = Duration::from_secs(args.tick);
         while !stop.is_raised() {
-            match ctx.engine.scheduler_tick(chrono::Utc::now()).await {
-                Ok(t) if t != Default::default() => tracing::info!(?t, "scheduler"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("scheduler: {e}"),
+            // Exactly one scheduler acts at a time, however many `serve`
+            // processes share the database: the one holding the leadership.
+            match ctx.engine.store().try_lead(&id, tick * 3).await {
+                Ok(true) => match ctx.engine.scheduler_tick(chrono::Utc::now()).await {
+                    Ok(t) if t != Default::default() => tracing::info!(?t, "scheduler"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("scheduler: {e}"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::error!("scheduler leadership: {e}"),
             }
             let deadline = tokio::time::Instant::now() + tick;
             while !stop.is_raised() && tokio::time::Instant::now() < deadline {
@@ -118,27 +121,42 @@ async fn run_with_stop(ctx: &Context, args: ServeArgs, with_scheduler: bool, sto
     }
     let summary = worker.await;
     stop.raise();
-    let _ = heartbeat.await;
     let summary = summary.map_err(|e| Failure::internal(format!("the worker stopped unexpectedly: {e}")))??;
     eprintln!("stopped: {} mailbox sync(s) run, {} failed", summary.users, summary.failed);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Records this worker's heartbeat until `stop` is raised.
-async fn heartbeat(engine: mailferry_engine::Engine, id: String, stop: StopFlag) {
-    let info = WorkerInfo {
-        host: id.split(':').next().unwrap_or_default().to_owned(),
-        pid: Some(std::process::id()),
-        version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-        id,
-    };
-    while !stop.is_raised() {
-        if let Err(e) = engine.store().heartbeat_worker(&info).await {
-            tracing::warn!("worker heartbeat: {e}");
-        }
-        let deadline = tokio::time::Instant::now() + HEARTBEAT;
-        while !stop.is_raised() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// `mailferry worker list`: the worker processes and what they hold.
+pub async fn list_workers(ctx: &Context) -> Result<ExitCode, Failure> {
+    let workers = ctx.engine.store().workers().await.map_err(mailferry_engine::EngineError::from)?;
+    let leases = ctx.engine.store().leases().await.map_err(mailferry_engine::EngineError::from)?;
+    if ctx.json {
+        let list: Vec<serde_json::Value> = workers
+            .iter()
+            .map(|w| {
+                let held: Vec<&str> = leases.iter().filter(|l| l.owner == w.id).map(|l| l.email.as_str()).collect();
+                serde_json::json!({
+                    "id": w.id, "host": w.host, "pid": w.pid, "version": w.version,
+                    "started_at": w.started_at, "heartbeat_at": w.heartbeat_at, "leases": w.leases, "mailboxes": held,
+                })
+            })
+            .collect();
+        crate::output::json(&list);
+    } else if workers.is_empty() {
+        println!("No workers. `mailferry serve` or `mailferry worker` runs one.");
+    } else {
+        println!("{:<44} {:<8} {:<20} {:>6}  MAILBOXES", "WORKER", "PID", "HEARTBEAT", "HELD");
+        for w in &workers {
+            let held: Vec<&str> = leases.iter().filter(|l| l.owner == w.id).map(|l| l.email.as_str()).collect();
+            println!(
+                "{:<44} {:<8} {:<20} {:>6}  {}",
+                w.id,
+                w.pid.map(|p| p.to_string()).unwrap_or_default(),
+                w.heartbeat_at.format("%Y-%m-%d %H:%M:%S"),
+                w.leases,
+                held.join(" ")
+            );
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -166,10 +166,31 @@ pub(crate) async fn sync_folder(
         skip_large(cx, user, source, m, uidvalidity, &large, limit.unwrap_or(0), lease).await?;
     }
 
+    // The copy is a two-stage pipeline: while one chunk is appended to the
+    // target, the next is fetched from the source (two chunks in memory at
+    // most).
     let mut next_uid = tinfo.uidnext.unwrap_or(1);
-    for chunk in chunks(&todo) {
+    let work = chunks(&todo);
+    let mut pending = match work.first() {
+        Some(first) => Some(fetch_chunk(source, first).await?),
+        None => None,
+    };
+    let mut i = 0;
+    while let Some(messages) = pending.take() {
         checkpoint.check().await?;
-        next_uid = copy_chunk(cx, user, source, target, m, uidvalidity, target_uidvalidity, chunk, next_uid, checkpoint).await?;
+        let upcoming = work.get(i + 1);
+        let (fetched, stored) = tokio::join!(
+            async {
+                match upcoming {
+                    Some(c) => fetch_chunk(source, c).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            store_chunk(cx, user, target, m, uidvalidity, target_uidvalidity, messages, next_uid, checkpoint)
+        );
+        next_uid = stored?;
+        pending = fetched?;
+        i += 1;
     }
 
     // The pass is complete: remember where it started, for the next one.
@@ -386,37 +407,41 @@ fn fetched(f: Fetch) -> Option<Fetched> {
     Some(Fetched { uid, flags: f.flags().unwrap_or_default(), internal_date: f.internaldate().map(str::to_owned), body, sha256 })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn copy_chunk(
-    cx: &RunContext,
-    user: &UserRecord,
-    source: &mut Session,
-    target: &mut Session,
-    m: &FolderMapping,
-    uidvalidity: u32,
-    target_uidvalidity: u32,
-    chunk: &[Meta],
-    next_uid: u32,
-    checkpoint: &Checkpoint<'_>,
-) -> Result<u32, SyncError> {
-    let store = cx.engine.store();
-    let lease = checkpoint.lease;
+/// Fetches a chunk of messages whole from the source.
+async fn fetch_chunk(source: &mut Session, chunk: &[Meta]) -> Result<Vec<Fetched>, SyncError> {
     let mut messages = Vec::with_capacity(chunk.len());
-    {
-        let set = uid_set(chunk.iter().map(|m| m.uid));
-        let mut stream = source
-            .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
-            .await
-            .map_err(SyncError::source_side)?;
-        while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
-            if let Some(msg) = fetched(f) {
-                messages.push(msg);
-            }
+    let set = uid_set(chunk.iter().map(|m| m.uid));
+    let mut stream = source
+        .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+        .await
+        .map_err(SyncError::source_side)?;
+    while let Some(f) = stream.next().await.map_err(SyncError::source_side)? {
+        if let Some(msg) = fetched(f) {
+            messages.push(msg);
         }
     }
     // Messages expunged since the listing are simply gone from the answer.
     messages.sort_by_key(|m| m.uid);
     messages.dedup_by_key(|m| m.uid);
+    Ok(messages)
+}
+
+/// Appends a fetched chunk to the target: intents first, then the
+/// pipelined APPENDs, then the results. Returns the target's next UID.
+#[allow(clippy::too_many_arguments)]
+async fn store_chunk(
+    cx: &RunContext,
+    user: &UserRecord,
+    target: &mut Session,
+    m: &FolderMapping,
+    uidvalidity: u32,
+    target_uidvalidity: u32,
+    messages: Vec<Fetched>,
+    next_uid: u32,
+    checkpoint: &Checkpoint<'_>,
+) -> Result<u32, SyncError> {
+    let store = cx.engine.store();
+    let lease = checkpoint.lease;
     if messages.is_empty() {
         return Ok(next_uid);
     }
