@@ -36,4 +36,10 @@ cargo nextest run --workspace --no-fail-fast "$@"
 # any 5xx or any answer the OpenAPI document does not describe fails the run.
 step "bash scripts/api-fuzz.sh"
 bash scripts/api-fuzz.sh
+
+# --- Dashboard in a browser -----------------------------------------------------------------
+# Headless Chromium (Debian's) driven by playwright-core (tests/browser/) against a real
+# `mailferry serve` and two seeded Dovecots, in a loopback-only network namespace.
+step "bash scripts/browser-tests.sh"
+bash scripts/browser-tests.sh
 step "all tests passed"

@@ -27,6 +27,7 @@ use crate::{batches, endpoints, users, workers};
         batches::complete, batches::remove, batches::add_users, batches::report, batches::verify,
         users::list, users::show,
         workers::list,
+        crate::discovery::discover,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
