@@ -176,6 +176,9 @@ fn an_address_in_another_active_batch_is_refused() {
     let mf = Mailferry::new();
     endpoints(&mf, &src, &dst);
     let one = csv_file(&mf, "one.csv", &format!("EmailAddress\n{ALICE}\n"));
+    let same = mf.run(&["batch", "create", "one", "--csv", &one, "--source", "src", "--target", "src"], &[]);
+    same.assert_code(2);
+    assert!(same.stderr.contains("same endpoint"), "{}", same.stderr);
     mf.run(&["batch", "create", "one", "--csv", &one, "--source", "src", "--target", "dst"], &[]).assert_code(0);
     let two = csv_file(&mf, "two.csv", &format!("EmailAddress\n{BOB}\n{ALICE}\n"));
     let run = mf.run(&["batch", "create", "two", "--csv", &two, "--source", "src", "--target", "dst"], &[]);

@@ -61,6 +61,12 @@ impl Engine {
     pub async fn create_batch(&self, spec: BatchSpec) -> Result<BatchCreated, EngineError> {
         spec.options.folder_filter().map_err(EngineError::InvalidInput)?;
         let rows = csv_input::parse(&spec.csv, spec.csv_options).map_err(EngineError::Csv)?;
+        if spec.source.eq_ignore_ascii_case(&spec.target) {
+            return Err(EngineError::InvalidInput(format!(
+                "the source and the target are the same endpoint ({}); a migration copies between two",
+                spec.source
+            )));
+        }
         if self.store.batch(spec.name.as_str()).await.is_ok() {
             return Err(EngineError::AlreadyExists { what: "batch", name: spec.name.to_string() });
         }
