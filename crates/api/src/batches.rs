@@ -318,7 +318,7 @@ pub async fn report(
     match q.format.unwrap_or_default() {
         ReportFormat::Json => Ok(Json(Report { batch: BatchView::new(&state, false), users }).into_response()),
         ReportFormat::Csv => {
-            let text = crate::report::csv(&users).map_err(|e| ApiError::internal(format!("cannot write the report: {e}")))?;
+            let text = mailferry_engine::views::report_csv(&users).map_err(|e| ApiError::internal(format!("cannot write the report: {e}")))?;
             let disposition = format!("attachment; filename=\"{}-report.csv\"", state.batch.name);
             Ok((
                 [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],

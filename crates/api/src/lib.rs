@@ -36,7 +36,6 @@ pub mod error;
 pub mod extract;
 mod logging;
 pub mod openapi;
-pub mod report;
 mod users;
 pub mod wire;
 mod workers;

@@ -193,48 +193,9 @@ pub fn user_details(d: &UserDetailView) {
     }
 }
 
-/// The report as CSV on stdout: one row per mailbox, then one row per
-/// skipped item (with `Kind` set) so one file holds everything.
+/// The report as CSV on stdout (the engine's one rendering of it).
 pub fn report_csv(users: &[UserDetailView]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(std::io::stdout());
-    w.write_record([
-        "EmailAddress", "Status", "ItemsInSource", "ItemsSynced", "ItemsSkipped", "ItemsSkippedBad",
-        "ItemsSkippedLarge", "BytesSynced", "LastSync", "Error", "SkippedFolder", "SkippedUid",
-        "SkippedSize", "SkippedDate", "SkippedSubject", "SkippedKind", "SkippedReason",
-    ])?;
-    for d in users {
-        let u = &d.user;
-        let base = [
-            u.email.clone(),
-            u.status.clone(),
-            u.items_source.to_string(),
-            u.items_synced.to_string(),
-            u.items_skipped.to_string(),
-            u.items_skipped_bad.to_string(),
-            u.items_skipped_large.to_string(),
-            u.bytes_synced.to_string(),
-            u.last_sync.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            u.error.clone().unwrap_or_default(),
-        ];
-        let mut row: Vec<String> = base.to_vec();
-        row.extend(std::iter::repeat_n(String::new(), 7));
-        w.write_record(&row)?;
-        for s in &d.skipped_items {
-            let mut row: Vec<String> = vec![u.email.clone()];
-            row.extend(std::iter::repeat_n(String::new(), 9));
-            row.extend([
-                s.folder.clone(),
-                s.uid.to_string(),
-                s.size.map(|n| n.to_string()).unwrap_or_default(),
-                s.date.clone().unwrap_or_default(),
-                s.subject.clone().unwrap_or_default(),
-                s.kind.clone(),
-                s.reason.clone(),
-            ]);
-            w.write_record(&row)?;
-        }
-    }
-    w.flush()?;
+    print!("{}", mailferry_engine::views::report_csv(users)?);
     Ok(())
 }
 
