@@ -21,7 +21,7 @@
 # runs against mbsync's copy.
 #
 # Output: a table on stdout and in bench/results/latest.txt (raw rows: bench/results/latest.tsv);
-# scratch files (logs, mbsync state, mailferry data) in bench/work/.
+# scratch files (logs, mbsync state, mailferry data) in bench/work/run/ (recreated each run).
 #
 # Options and environment:
 #   --quick                      smoke run: ROUNDS=1 MESSAGES=500 MANY_MESSAGES=50
@@ -69,7 +69,7 @@ else
     cargo build --release -p mailferry -p mailferry-testkit --bins
     BIN="$ROOT/target/release"
 fi
-WORK="$ROOT/bench/work"
+WORK="$ROOT/bench/work/run" # only this script's own part of bench/work (bench/scaleout.sh uses it too)
 RESULTS="$ROOT/bench/results"
 rm -rf "$WORK"
 mkdir -p "$WORK/bin" "$RESULTS"
@@ -80,7 +80,7 @@ for b in mailferry mailferry-bench-fixture; do
 done
 BIN="$WORK/bin"
 TSV="$WORK/results.tsv"
-printf 'case\ttool\tround\twall_s\trss_kib\tuser_s\tsys_s\tserver_cpu_s\tmessages\tbytes\n' > "$TSV"
+printf 'case\ttool\tround\twall_s\trss_kib\tuser_s\tsys_s\tserver_cpu_s\tmachine_cpu_s\tmessages\tbytes\n' > "$TSV"
 CLK_TCK="$(getconf CLK_TCK)"
 MF_VERSION="$("$BIN/mailferry" --version 2>/dev/null || echo mailferry)"
 MBSYNC_VERSION="$(mbsync --version 2>/dev/null | head -1)"
@@ -135,26 +135,32 @@ server_cpu() {
     echo "$total"
 }
 
+# CPU ticks the whole machine spent busy so far (to see other load during a run).
+machine_cpu() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
 # timed CASE TOOL ROUND MESSAGES BYTES LOGPREFIX cmd...: runs cmd under /usr/bin/time, appends a
 # row to the TSV; sets T_RC (the command's exit status).
 timed() {
     local case="$1" tool="$2" round="$3" msgs="$4" bytes="$5" log="$6"
     shift 6
-    local cpu0 cpu1
+    local cpu0 cpu1 all0 all1
     cpu0="$(server_cpu)"
+    all0="$(machine_cpu)"
     set +e
     /usr/bin/time -f '%e %M %U %S' -o "$log.time" "$@" >"$log.out" 2>"$log.err"
     T_RC=$?
     set -e
     sleep 0.5 # the servers' session processes exit and are reaped
     cpu1="$(server_cpu)"
+    all1="$(machine_cpu)"
     local wall rss usr sys
     read -r wall rss usr sys < <(tail -1 "$log.time")
-    local srv
+    local srv all
     srv="$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/t}')"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$round" "$wall" "$rss" "$usr" "$sys" "$srv" "$msgs" "$bytes" >> "$TSV"
-    printf '    %-16s %-9s %7.2f s  %6.1f MiB  cpu %5.2f s  server cpu %5.2f s%s\n' "$case" "$tool" "$wall" \
-        "$(awk -v r="$rss" 'BEGIN{print r/1024}')" "$(awk -v u="$usr" -v s="$sys" 'BEGIN{print u+s}')" "$srv" \
+    all="$(awk -v a="$all0" -v b="$all1" -v t="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/t}')"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$tool" "$round" "$wall" "$rss" "$usr" "$sys" "$srv" "$all" "$msgs" "$bytes" >> "$TSV"
+    printf '    %-16s %-9s %7.2f s  %6.1f MiB  cpu %5.2f s  server cpu %5.2f s  machine cpu %5.2f s%s\n' "$case" "$tool" "$wall" \
+        "$(awk -v r="$rss" 'BEGIN{print r/1024}')" "$(awk -v u="$usr" -v s="$sys" 'BEGIN{print u+s}')" "$srv" "$all" \
         "$([ "$T_RC" -eq 0 ] || echo "  EXIT $T_RC")"
 }
 
@@ -381,9 +387,11 @@ OUT="$WORK/table.txt"
     [ "$SKIP_MANY" = 1 ] || echo "many: $MANY_DESC"
     echo "MB = 10^6 bytes; RSS = peak resident set of the tool's process (max over rounds; for mbsync"
     echo "with c>1: of the largest single mbsync, c of them ran at once); cpu = the tool's user+sys s;"
-    echo "server = CPU s of both Dovecots during the run."
+    echo "server = CPU s of both Dovecots during the run; other = the rest of the machine's busy CPU s"
+    echo "meanwhile (kernel network/disk work, and any other load: builds, tests; 0.5 s settle time"
+    echo "included; computed from the medians). A high 'other' means the run was disturbed."
     echo
-    printf '%-16s %-9s %8s %9s %8s %9s %8s %8s %10s\n' case tool "wall s" "msg/s" "MB/s" "RSS MiB" "cpu s" "server" "mf/mbsync"
+    printf '%-16s %-9s %8s %9s %8s %8s %7s %7s %7s %10s\n' case tool "wall s" "msg/s" "MB/s" "RSS MiB" "cpu s" "server" "other" "mf/mbsync"
     cases="initial incremental"
     [ "$SKIP_MANY" = 1 ] || for conc in $CONCURRENCY; do cases="$cases many_c=$conc"; done
     for c in $cases; do
@@ -398,11 +406,12 @@ OUT="$WORK/table.txt"
             rss="$(agg "$c" "$tool" rss_kib)"
             cpu="$(calc '%.2f' "$(agg "$c" "$tool" user_s) + $(agg "$c" "$tool" sys_s)")"
             srv="$(agg "$c" "$tool" server_cpu_s)"
+            oth="$(calc '%.2f' "$(agg "$c" "$tool" machine_cpu_s) - $cpu - $srv")"
             ratio=""
             if [ "$tool" = mailferry ] && [ -n "$wb" ]; then ratio="$(calc '%.2f' "$wm / ($wb > 0 ? $wb : 0.01)")"; fi
-            printf '%-16s %-9s %8.2f %9.0f %8.1f %9.1f %8s %8s %10s\n' "$c" "$tool" "$w" \
+            printf '%-16s %-9s %8.2f %9.0f %8.1f %8.1f %7.2f %7.2f %7.2f %10s\n' "$c" "$tool" "$w" \
                 "$(calc '%.1f' "$msgs / ($w > 0 ? $w : 0.01)")" "$(calc '%.2f' "$bytes / 1e6 / ($w > 0 ? $w : 0.01)")" \
-                "$(calc '%.1f' "$rss / 1024")" "$cpu" "$srv" "$ratio"
+                "$(calc '%.1f' "$rss / 1024")" "$cpu" "$srv" "$oth" "$ratio"
         done
     done
     echo
@@ -410,14 +419,14 @@ OUT="$WORK/table.txt"
     wm="$(agg initial mailferry wall_s)"; wb="$(agg initial mbsync wall_s)"
     r="$(calc '%.2f' "$wm / $wb")"
     ok="$(awk -v r="$r" 'BEGIN{print (r <= 0.80) ? "MET" : "NOT MET"}')"
-    echo "  initial sync <= 0.8x mbsync's time:        $r x                      $ok"
+    printf '  %-44s %-14s %s\n' "initial sync <= 0.8x mbsync's time:" "${r}x" "$ok"
     rss="$(calc '%.1f' "$(agg initial mailferry rss_kib) / 1024")"
     ok="$(awk -v r="$rss" 'BEGIN{print (r < 64) ? "MET" : "NOT MET"}')"
-    echo "  initial sync peak RSS < 64 MiB:            $rss MiB                 $ok"
+    printf '  %-44s %-14s %s\n' "initial sync peak RSS < 64 MiB:" "$rss MiB" "$ok"
     wm="$(agg incremental mailferry wall_s)"; wb="$(agg incremental mbsync wall_s)"
     r="$(calc '%.2f' "$wm / ($wb > 0 ? $wb : 0.01)")"
     ok="$(awk -v r="$r" 'BEGIN{print (r <= 2.0) ? "MET" : "NOT MET"}')"
-    echo "  no-change incremental <= 2x mbsync's:      $r x                      $ok"
+    printf '  %-44s %-14s %s\n' "no-change incremental <= 2x mbsync's time:" "${r}x" "$ok"
     if [ "$SKIP_MANY" != 1 ]; then
         set -- $CONCURRENCY
         lo="$1"; hi="${!#}"
