@@ -66,14 +66,14 @@ pub(crate) async fn sync_folder(
     }
     // Both sides at once (one round trip of latency): a target folder that
     // was deleted and made again has a new UIDVALIDITY, and its copies must
-    // be looked for again.
-    let (status, target_status) = tokio::join!(
-        source.status(&m.source_wire, &items),
-        target.status(&m.target_wire, &["UIDVALIDITY"])
-    );
-    let status = status.map_err(SyncError::source_side)?;
-    let target_status = target_status.map_err(SyncError::target_side)?;
+    // be looked for again. A folder never synced has nothing to compare.
     if let Some(st) = &state {
+        let (status, target_status) = tokio::join!(
+            source.status(&m.source_wire, &items),
+            target.status(&m.target_wire, &["UIDVALIDITY"])
+        );
+        let status = status.map_err(SyncError::source_side)?;
+        let target_status = target_status.map_err(SyncError::target_side)?;
         let unchanged = condstore
             && st.target_uidvalidity.is_some()
             && st.target_uidvalidity == target_status.uidvalidity
