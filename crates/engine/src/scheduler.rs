@@ -49,6 +49,8 @@ impl Engine {
                 }
             }
         }
+        // Workers that stopped sending heartbeats an hour ago are gone.
+        self.store.forget_workers(now - chrono::Duration::hours(1)).await?;
         for user in self.store.users_due_for_sync(now, 1000).await? {
             let batch = self.store.batch(user.batch_name.as_str()).await?;
             if batch.complete_requested_at.is_some() {

@@ -289,6 +289,47 @@ impl Session {
             .collect())
     }
 
+    /// MULTIAPPEND (RFC 3502): every message in one APPEND command, which the
+    /// server saves as one transaction — all of them or none. Needs the
+    /// MULTIAPPEND capability and LITERAL+ (nothing may wait for `+`);
+    /// otherwise `InvalidArgument` before anything is sent. Returns the
+    /// UIDVALIDITY and one UID per message, in order, when the server answers
+    /// with APPENDUID (UIDPLUS). A NO or BAD means nothing was appended.
+    pub async fn append_multi(
+        &mut self,
+        mailbox: &str,
+        messages: &[AppendRequest<'_>],
+    ) -> Result<Option<(u32, Vec<u32>)>, ImapError> {
+        if !self.capabilities().has("MULTIAPPEND") || !self.capabilities().has("LITERAL+") {
+            return Err(ImapError::InvalidArgument {
+                what: "MULTIAPPEND needs the server's MULTIAPPEND and LITERAL+ extensions".into(),
+            });
+        }
+        if messages.is_empty() {
+            return Ok(Some((0, Vec::new())));
+        }
+        let mut b = Builder::new("APPEND", "APPEND", self.literal_mode()).string(mailbox.as_bytes())?;
+        for m in messages {
+            if !checked_flags("APPEND", m.flags)?.is_empty() {
+                b = b.flag_list(m.flags)?;
+            }
+            if let Some(d) = m.internal_date {
+                b = b.raw(&format!("\"{}\"", internal_date(d)?));
+            }
+            b = b.literal(m.message)?;
+        }
+        let cmd = b.finish();
+        let done = self.wire.execute(&cmd).await?;
+        check_status(&done.tagged, "APPEND")?;
+        Ok(match &done.tagged.code {
+            Some(Code::AppendUid { uidvalidity, uid }) if messages.len() == 1 => Some((*uidvalidity, vec![*uid])),
+            Some(Code::AppendUids { uidvalidity, uids }) => {
+                expand_uid_set(uids, messages.len()).map(|v| (*uidvalidity, v))
+            }
+            _ => None,
+        })
+    }
+
     /// Reads the answers of the pipelined APPENDs in flight.
     async fn collect_appends(
         &mut self,
@@ -571,5 +612,40 @@ impl Drop for FetchStream<'_> {
         if !self.done && self.session.wire.broken.is_none() {
             self.session.wire.abandoned = Some(std::mem::take(&mut self.tag));
         }
+    }
+}
+
+/// The UIDs of a set like `100:102,105`, in order, when it names exactly
+/// `count` UIDs (a hostile `1:4294967295` is refused, not expanded).
+fn expand_uid_set(set: &str, count: usize) -> Option<Vec<u32>> {
+    let mut out = Vec::with_capacity(count);
+    for part in set.split(',') {
+        let (a, b) = match part.split_once(':') {
+            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+            None => {
+                let n = part.parse::<u32>().ok()?;
+                (n, n)
+            }
+        };
+        let (lo, hi) = (a.min(b), a.max(b));
+        if out.len() + (hi - lo) as usize + 1 > count {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    (out.len() == count).then_some(out)
+}
+
+#[cfg(test)]
+mod multiappend_tests {
+    use super::expand_uid_set;
+
+    #[test]
+    fn uid_sets_expand_only_to_the_expected_count() {
+        assert_eq!(expand_uid_set("100:102,105", 4), Some(vec![100, 101, 102, 105]));
+        assert_eq!(expand_uid_set("7", 1), Some(vec![7]));
+        assert_eq!(expand_uid_set("1:4294967295", 3), None);
+        assert_eq!(expand_uid_set("1:2", 3), None);
+        assert_eq!(expand_uid_set("x", 1), None);
     }
 }

@@ -111,6 +111,12 @@ pub enum Code {
         uidvalidity: u32,
         uid: u32,
     },
+    /// APPENDUID with a UID set: the answer to a MULTIAPPEND (RFC 3502 with
+    /// RFC 4315), one UID per appended message, in order.
+    AppendUids {
+        uidvalidity: u32,
+        uids: String,
+    },
     CopyUid {
         uidvalidity: u32,
         source: String,
@@ -139,7 +145,7 @@ impl Code {
             Code::HighestModSeq(_) => "HIGHESTMODSEQ",
             Code::PermanentFlags(_) => "PERMANENTFLAGS",
             Code::Capability(_) => "CAPABILITY",
-            Code::AppendUid { .. } => "APPENDUID",
+            Code::AppendUid { .. } | Code::AppendUids { .. } => "APPENDUID",
             Code::CopyUid { .. } => "COPYUID",
             Code::Other { name, .. } => name,
         }
@@ -672,8 +678,12 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 let uidvalidity = self.number32()?;
                 self.sp()?;
-                let uid = self.number32()?;
-                Code::AppendUid { uidvalidity, uid }
+                let set = ascii(self.word(false, false)?);
+                match set.parse::<u32>() {
+                    Ok(uid) if uid > 0 => Code::AppendUid { uidvalidity, uid },
+                    _ if is_sequence_set(&set) && !set.contains('*') => Code::AppendUids { uidvalidity, uids: set },
+                    _ => return Err(self.err("APPENDUID with a bad UID set")),
+                }
             }
             "COPYUID" => {
                 self.sp()?;

@@ -467,7 +467,23 @@ async fn store_chunk(
         .iter()
         .map(|msg| AppendRequest { flags: &msg.flags, internal_date: msg.internal_date.as_deref(), message: &msg.body })
         .collect();
-    let results = target.append_many(&m.target_wire, &requests).await.map_err(SyncError::target_side)?;
+    // MULTIAPPEND saves the chunk in one transaction on the server (one
+    // sync to disk instead of one per message); if the server refuses it,
+    // nothing was saved and the messages go one at a time, so that only a
+    // message the server really refuses is skipped.
+    let multi = messages.len() > 1 && target.capabilities().has("MULTIAPPEND") && target.capabilities().has("LITERAL+");
+    let results: Vec<Result<Option<AppendUid>, ImapError>> = if multi {
+        match target.append_multi(&m.target_wire, &requests).await {
+            Ok(Some((tv, uids))) => uids.into_iter().map(|uid| Ok(Some(AppendUid { uidvalidity: tv, uid }))).collect(),
+            Ok(None) => messages.iter().map(|_| Ok(None)).collect(),
+            Err(ImapError::No { .. } | ImapError::Bad { .. } | ImapError::InvalidArgument { .. }) => {
+                target.append_many(&m.target_wire, &requests).await.map_err(SyncError::target_side)?
+            }
+            Err(e) => return Err(SyncError::target_side(e)),
+        }
+    } else {
+        target.append_many(&m.target_wire, &requests).await.map_err(SyncError::target_side)?
+    };
 
     let mut done = Vec::new();
     let mut without_uid = Vec::new();
