@@ -66,8 +66,17 @@ fn tokens_and_serve_with_listen() {
     assert_eq!(get(&addr, "/api/v1/batches", None).0, 401);
     let (status, body) = get(&addr, "/api/v1/batches", Some(&token));
     assert_eq!((status, body.trim()), (200, "[]"));
-    let (status, body) = get(&addr, "/api/v1/workers", Some(&other_token));
-    assert_eq!(status, 200);
+    // The worker records its first heartbeat as it starts, right after the
+    // API prints its address.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = get(&addr, "/api/v1/workers", Some(&other_token));
+        assert_eq!(status, 200);
+        if body.contains("\"workers\":[{") || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(body.contains("\"workers\":[{"), "serve records its heartbeat: {body}");
 
     mf.run(&["token", "revoke", "ops"], &[]).assert_code(0);

@@ -159,7 +159,9 @@ pub(crate) async fn sync_folder(
     }
 
     let todo: Vec<Meta> = metas.into_iter().filter(|meta| copied.binary_search(&meta.uid).is_err()).collect();
-    let limit = [cx.options.max_message_size, target.capabilities().append_limit()].into_iter().flatten().min();
+    // A message over what one IMAP literal may carry here is `large` too.
+    let literal_limit = Some(mailferry_imap::Limits::default().max_literal);
+    let limit = [cx.options.max_message_size, target.capabilities().append_limit(), literal_limit].into_iter().flatten().min();
     let (large, todo): (Vec<Meta>, Vec<Meta>) = todo.into_iter().partition(|meta| limit.is_some_and(|l| meta.size > l));
     cx.progress.user_planned(&user.email, todo.len() as u64, todo.iter().map(|m| m.size).sum());
     if !large.is_empty() {
